@@ -1,0 +1,129 @@
+"""What a container is: immutable records that every layer passes around.
+
+These are small frozen classes rather than dataclasses on purpose: importing
+``dataclasses`` costs about 20 ms (it pulls in ``inspect``), which is as long
+as runc takes to start a whole container, and ``run`` imports this module.
+"""
+
+NAMESPACES = ("user", "pid", "mount", "uts", "ipc", "net", "cgroup", "time")
+DEFAULT_NAMESPACES = frozenset(("pid", "mount", "uts", "ipc", "net", "cgroup", "time"))
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Record:
+    """A frozen record: ``FIELDS`` names each field and its default."""
+
+    FIELDS = ()
+    __slots__ = ()
+
+    def __init__(self, **values):
+        for name, default in self.FIELDS:
+            object.__setattr__(self, name, values.pop(name, default))
+        if values:
+            raise TypeError(f"{type(self).__name__}: unknown field(s) {', '.join(values)}")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable; use replace()")
+
+    def replace(self, **changes):
+        values = self.as_dict()
+        values.update(changes)
+        return type(self)(**values)
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name, _ in self.FIELDS}
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.as_dict() == other.as_dict()
+
+    def __hash__(self):
+        return hash(tuple(self.as_dict().items()))
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
+        return f"{type(self).__name__}({inner})"
+
+
+class Mount(Record):
+    """A bind mount (type "bind") or a tmpfs at ``target`` in the container."""
+
+    FIELDS = (("target", ""), ("source", None), ("type", "bind"),
+              ("readonly", False), ("options", ""))
+    __slots__ = tuple(name for name, _ in FIELDS)
+
+
+class IdMap(Record):
+    """One line of /proc/PID/uid_map: ``size`` ids from ``container_id`` on."""
+
+    FIELDS = (("container_id", 0), ("host_id", 0), ("size", 1))
+    __slots__ = tuple(name for name, _ in FIELDS)
+
+    def line(self):
+        return f"{self.container_id} {self.host_id} {self.size}\n"
+
+
+class Resources(Record):
+    """cgroup limits, in Docker's units once parsed (bytes, microseconds).
+
+    None means "not set" (the kernel default / unlimited). ``cpus`` is kept as
+    given (e.g. 1.5) and turned into quota/period by the cgroup backend.
+    ``device_read_bps``/``device_write_bps`` are tuples of (path, bytes/s).
+    """
+
+    FIELDS = (
+        ("memory", None), ("memory_swap", None), ("memory_reservation", None),
+        ("cpus", None), ("cpu_shares", None), ("cpu_quota", None), ("cpu_period", None),
+        ("cpuset_cpus", None), ("cpuset_mems", None), ("pids_limit", None),
+        ("blkio_weight", None), ("device_read_bps", ()), ("device_write_bps", ()),
+    )
+    __slots__ = tuple(name for name, _ in FIELDS)
+
+
+class ContainerSpec(Record):
+    """Everything needed to start one container.
+
+    ``rootfs`` is a directory on the host; ``args`` the command; ``namespaces``
+    the set of namespace kinds to create (those left out stay the host's);
+    ``user`` is Docker's ``uid[:gid]`` or ``name[:group]`` string, resolved
+    inside the container's root.
+    """
+
+    FIELDS = (
+        ("rootfs", ""), ("args", ()), ("image", None), ("name", None),
+        ("hostname", None), ("domainname", None),
+        ("env", ()), ("cwd", "/"), ("user", None),
+        ("tty", False), ("interactive", False),
+        ("readonly_rootfs", False), ("mounts", ()),
+        ("namespaces", DEFAULT_NAMESPACES),
+        ("uid_map", ()), ("gid_map", ()),
+        ("network", "none"), ("init", False), ("auto_remove", False),
+        ("resources", Resources()), ("cgroup_parent", None),
+    )
+    __slots__ = tuple(name for name, _ in FIELDS)
+
+    def has(self, namespace):
+        return namespace in self.namespaces
+
+    def to_json_dict(self):
+        """A plain dict (lists, not records) for state.json."""
+        data = self.as_dict()
+        data["args"] = list(self.args)
+        data["env"] = list(self.env)
+        data["mounts"] = [m.as_dict() for m in self.mounts]
+        data["namespaces"] = sorted(self.namespaces)
+        data["uid_map"] = [m.as_dict() for m in self.uid_map]
+        data["gid_map"] = [m.as_dict() for m in self.gid_map]
+        data["resources"] = self.resources.as_dict()
+        return data
+
+    @classmethod
+    def from_json_dict(cls, data):
+        data = dict(data)
+        data["args"] = tuple(data.get("args", ()))
+        data["env"] = tuple(data.get("env", ()))
+        data["mounts"] = tuple(Mount(**m) for m in data.get("mounts", ()))
+        data["namespaces"] = frozenset(data.get("namespaces", DEFAULT_NAMESPACES))
+        data["uid_map"] = tuple(IdMap(**m) for m in data.get("uid_map", ()))
+        data["gid_map"] = tuple(IdMap(**m) for m in data.get("gid_map", ()))
+        data["resources"] = Resources(**data.get("resources", {}))
+        return cls(**data)
