@@ -79,6 +79,31 @@ class Resources(Record):
     __slots__ = tuple(name for name, _ in FIELDS)
 
 
+class Security(Record):
+    """What the container may do: capabilities, seccomp, privileges, limits.
+
+    ``seccomp`` is "default" (Docker's profile), "unconfined" or a path to a
+    profile in Docker's JSON format. ``ulimits`` holds (name, soft, hard).
+    """
+
+    FIELDS = (
+        ("cap_add", ()), ("cap_drop", ()), ("privileged", False),
+        ("seccomp", "default"), ("no_new_privileges", False),
+        ("ulimits", ()), ("group_add", ()), ("systempaths_unconfined", False),
+    )
+    __slots__ = tuple(name for name, _ in FIELDS)
+
+
+class NetworkOptions(Record):
+    """Docker's per-container network flags; ``ports`` holds parsed -p specs."""
+
+    FIELDS = (
+        ("aliases", ()), ("ip", None), ("mac", None), ("dns", ()),
+        ("add_hosts", ()), ("ports", ()), ("publish_all", False),
+    )
+    __slots__ = tuple(name for name, _ in FIELDS)
+
+
 class ContainerSpec(Record):
     """Everything needed to start one container.
 
@@ -98,6 +123,7 @@ class ContainerSpec(Record):
         ("uid_map", ()), ("gid_map", ()),
         ("network", "none"), ("init", False), ("auto_remove", False),
         ("resources", Resources()), ("cgroup_parent", None),
+        ("security", Security()), ("network_options", NetworkOptions()),
     )
     __slots__ = tuple(name for name, _ in FIELDS)
 
@@ -113,7 +139,8 @@ class ContainerSpec(Record):
         data["namespaces"] = sorted(self.namespaces)
         data["uid_map"] = [m.as_dict() for m in self.uid_map]
         data["gid_map"] = [m.as_dict() for m in self.gid_map]
-        data["resources"] = self.resources.as_dict()
+        for key in ("resources", "security", "network_options"):
+            data[key] = getattr(self, key).as_dict()
         return data
 
     @classmethod
@@ -126,4 +153,6 @@ class ContainerSpec(Record):
         data["uid_map"] = tuple(IdMap(**m) for m in data.get("uid_map", ()))
         data["gid_map"] = tuple(IdMap(**m) for m in data.get("gid_map", ()))
         data["resources"] = Resources(**data.get("resources", {}))
+        data["security"] = Security(**data.get("security", {}))
+        data["network_options"] = NetworkOptions(**data.get("network_options", {}))
         return cls(**data)
