@@ -8,7 +8,11 @@ Records are tuples of plain values so they can cross a pipe with ``marshal``.
 """
 
 import ctypes
+import errno as _errno
+import fcntl
 import os
+import resource
+import struct
 import time
 
 from . import constants as C
@@ -46,8 +50,7 @@ def note(op, args, why):
 
 
 def _errname(number):
-    import errno
-    return errno.errorcode.get(number, str(number))
+    return _errno.errorcode.get(number, str(number))
 
 
 # -- processes and namespaces ---------------------------------------------------
@@ -138,20 +141,28 @@ def set_user(uid, gid, groups, why=None):
     return _run("setuser", (uid, gid, tuple(groups)), why, call)
 
 
-def setrlimit(resource, soft, hard, why=None):
-    import resource as _resource
-    return _run("setrlimit", (resource, soft, hard), why,
-                lambda: _resource.setrlimit(resource, (soft, hard)))
+def setrlimit(kind, soft, hard, why=None):
+    return _run("setrlimit", (kind, soft, hard), why,
+                lambda: resource.setrlimit(kind, (soft, hard)))
 
 
 def close_range(first, why=None):
-    """Close every descriptor >= first (the container inherits only stdio)."""
+    """Mark every descriptor >= first close-on-exec: the exec closes them all.
+
+    CLOSE_RANGE_CLOEXEC rather than closing now, so the sync channel stays
+    usable for reporting a failed exec until the very last moment.
+    """
     def call():
         try:
             return syscall(_NR["close_range"], ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF),
-                           ctypes.c_uint(0))
-        except OSError:
-            os.closerange(first, 65536)
+                           ctypes.c_uint(4))
+        except OSError:  # kernels before 5.11
+            for name in os.listdir("/proc/self/fd"):
+                if int(name) >= first:
+                    try:
+                        os.set_inheritable(int(name), False)
+                    except OSError:
+                        pass
             return 0
     return _run("close_range", (first,), why, call)
 
@@ -235,7 +246,6 @@ def dup2(fd, target, why=None):
 
 
 def ioctl(fd, request, arg, why=None):
-    import fcntl
     return _run("ioctl", (fd, request), why, lambda: fcntl.ioctl(fd, request, arg))
 
 
@@ -243,8 +253,6 @@ def ioctl(fd, request, arg, why=None):
 
 def set_link_up(name, why=None):
     """Bring interface ``name`` up with SIOCSIFFLAGS (the netns's own lo)."""
-    import fcntl
-    import struct
 
     def call():
         sock = check(LIBC.socket(ctypes.c_int(2), ctypes.c_int(2 | 0o2000000), ctypes.c_int(0)))

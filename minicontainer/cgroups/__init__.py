@@ -1,0 +1,57 @@
+"""Containers' cgroups on cgroup v2 and on v1 (legacy or hybrid) hosts.
+
+    manager = create_manager(container_id, resources, parent=None)
+    manager.create(); manager.add_pid(pid); ...; manager.kill(); manager.destroy()
+    state["cgroup"] = manager.record()      # later: from_record(state["cgroup"])
+
+Nothing happens until ``create()``.  The container's cgroup goes beneath the
+invoking process's own cgroup in each hierarchy, with Docker's
+--cgroup-parent (``parent``) as groups in between, relative to it.
+"""
+
+import os
+
+from ..errors import SetupError
+from .base import check_name, parent_parts
+from . import detect as _detect
+
+
+def create_manager(container_id, resources=None, parent=None, layout=None):
+    """A manager for ``container_id``'s cgroup (no side effects until create())."""
+    check_name(container_id, "container id")
+    parts = parent_parts(parent)
+    layout = layout or _detect.detect()
+    if layout.mode == _detect.UNIFIED:
+        from .v2 import V2Manager
+        if layout.v2 is None:
+            raise SetupError("no cgroup filesystem is mounted on this host", op="cgroup")
+        leaf = os.path.join(layout.v2, *parts, container_id)
+        return V2Manager({"unified": leaf}, base=layout.v2, resources=resources)
+    from .v1 import V1Manager
+    dirs = {name: os.path.join(base, *parts, container_id) for name, base in layout.v1.items()}
+    return V1Manager(dirs, bases=layout.v1, resources=resources)
+
+
+def from_record(record):
+    """Rebuild a manager from ``manager.record()`` (or a bare ``paths()`` dict).
+
+    Enough for stats, kill and destroy, e.g. from ``rm -f`` after a crash.
+    """
+    if "paths" not in record:
+        record = {"paths": record}
+    paths = dict(record["paths"])
+    created = record.get("created", ())
+    version = record.get("version") or (2 if "unified" in paths else 1)
+    if version == 2:
+        from .v2 import V2Manager
+        return V2Manager(paths, created=created)
+    from .v1 import V1Manager
+    return V1Manager(paths, created=created)
+
+
+def host_layout(refresh=False):
+    """The host's cgroup layout (mode unified/hybrid/legacy and our own cgroups)."""
+    return _detect.detect(refresh)
+
+
+__all__ = ["create_manager", "from_record", "host_layout"]

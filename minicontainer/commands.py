@@ -1,0 +1,80 @@
+"""The click commands besides ``run`` (which cli.py parses itself, for speed)."""
+
+import json
+
+import click
+
+from .errors import MiniContainerError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MiniContainerError as exc:
+            click.echo(f"minicontainer: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """A container runtime that shows what Docker does underneath.
+
+    \b
+    minicontainer run [OPTIONS] IMAGE|ROOTFS_DIR [COMMAND [ARG...]]
+    (see: minicontainer run --help)
+    """
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+             add_help_option=False)
+@click.pass_context
+def run(ctx):
+    """Run a command in a new container (docker run's flags)."""
+    from .cli import run_command
+    ctx.exit(run_command(ctx.args))
+
+
+@cli.command(name="rm")
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first")
+@click.argument("containers", nargs=-1, required=True)
+def remove(force, containers):
+    """Remove one or more containers."""
+    from .container import remove as remove_container
+    failed = False
+    for ref in containers:
+        try:
+            remove_container(ref, force=force)
+            click.echo(ref)
+        except MiniContainerError as exc:
+            click.echo(f"minicontainer: {exc}", err=True)
+            failed = True
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command(name="ps")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def list_command(show_all, quiet, fmt):
+    """List containers."""
+    from .container import list_containers
+    rows = [s for s in list_containers() if show_all or s["status"] == "running"]
+    if quiet:
+        for state in rows:
+            click.echo(state["id"][:12])
+    elif fmt == "json":
+        for state in rows:
+            click.echo(json.dumps({"ID": state["id"][:12], "Names": state.get("name") or "",
+                                   "Command": " ".join(state["spec"]["args"]),
+                                   "Status": state["status"], "ExitCode": state.get("exit_code")}))
+    else:
+        click.echo(f"{'CONTAINER ID':<14}{'IMAGE':<12}{'COMMAND':<22}{'STATUS':<16}NAMES")
+        for state in rows:
+            status = state["status"]
+            if status == "exited":
+                status = f"Exited ({state.get('exit_code')})"
+            command = " ".join(state["spec"]["args"])[:20]
+            click.echo(f"{state['id'][:12]:<14}{(state['spec'].get('image') or '-'):<12}"
+                       f"{command:<22}{status:<16}{state.get('name') or ''}")

@@ -1,0 +1,203 @@
+"""The lifecycle facade: one object per container, used by the CLI and by scripts.
+
+    from minicontainer import Container, ContainerSpec
+    result = Container(ContainerSpec(rootfs="busybox", args=("hostname",),
+                                     hostname="lab")).run(capture_output=True)
+    print(result.exit_code, result.stdout)        # 0 b'lab\\n'
+
+Order of a run: validate (pure) -> state directory and name -> /etc files ->
+rootfs plan -> launcher.start (clone, maps, "go", exec) -> state.json ->
+wait -> remove (--rm) or record the exit.  Every step registers its undo, so a
+failure anywhere leaves nothing behind.
+"""
+
+import os
+import time
+
+from . import validate
+from .errors import NotFound, SpecError
+from .linux import proc as procfs
+from .state import StateStore
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+BUILTIN_IMAGES = os.path.join(os.path.dirname(_HERE), "rootfs", "build")
+BUILTIN_DEFAULT_CMD = {"busybox": ("sh",)}
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
+
+
+class RunResult:
+    __slots__ = ("id", "exit_code", "stdout", "stderr")
+
+    def __init__(self, container_id, exit_code, stdout=None, stderr=None):
+        self.id, self.exit_code, self.stdout, self.stderr = container_id, exit_code, stdout, stderr
+
+    def __repr__(self):
+        return f"RunResult(id={self.id[:12]!r}, exit_code={self.exit_code})"
+
+
+def builtin_image_dir(ref):
+    """The embedded root filesystem for ``busybox``, ``busybox:latest``, ..."""
+    name = ref
+    for prefix in ("docker.io/library/", "library/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    name, _, tag = name.partition(":")
+    if tag not in ("", "latest"):
+        return None, name
+    path = os.path.join(BUILTIN_IMAGES, name)
+    return (path if os.path.isdir(path) else None), name
+
+
+def resolve_rootfs(spec):
+    """Turn an image name or directory in ``spec.rootfs`` into a host directory."""
+    ref = spec.rootfs
+    if ref.startswith(("/", ".")):
+        if not os.path.isdir(ref):
+            raise SpecError(f"root filesystem {ref!r} is not a directory")
+        if not spec.args:
+            raise SpecError("no command specified")
+        return spec.replace(rootfs=os.path.abspath(ref))
+    path, name = builtin_image_dir(ref)
+    if path is None:
+        raise NotFound(f"unable to find image '{ref}' (embedded images: busybox; "
+                       "run scripts/setup to build it)")
+    if not spec.args:
+        spec = spec.replace(args=BUILTIN_DEFAULT_CMD.get(name, ()))
+    return spec.replace(rootfs=path, image=spec.image or name)
+
+
+def find_init_binary():
+    for path in INIT_BINARIES:
+        if os.access(path, os.X_OK):
+            return path
+    raise SpecError("--init needs tini's static binary (apt-get install tini)")
+
+
+class Container:
+    """One container: ``run()`` starts it in the foreground and waits."""
+
+    def __init__(self, spec, state_root=None):
+        self.spec = spec
+        self.store = StateStore(state_root)
+        self.id = os.urandom(32).hex()
+
+    def run(self, *, stdin=None, stdout=None, stderr=None, capture_output=False,
+            explain=None, interactive=None):
+        """Run to completion; a RunResult with the exit code (and output if captured).
+
+        ``stdin``/``stdout``/``stderr`` are file descriptors (default: ours);
+        ``explain`` is a callable such as runtime.explain.ExplainPrinter().
+        """
+        from .runtime import launcher
+        spec = self._prepare()
+        if capture_output:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            stdio = (stdin if stdin is not None else 0, out_w, err_w)
+        else:
+            stdio = (stdin if stdin is not None else 0, stdout if stdout is not None else 1,
+                     stderr if stderr is not None else 2)
+        try:
+            proc = self._start(spec, stdio, explain)
+        finally:
+            if capture_output:
+                os.close(out_w)
+                os.close(err_w)
+        outputs = (None, None)
+        try:
+            if capture_output:
+                outputs = _drain(out_r, err_r)
+            code = launcher.wait(proc, interactive=spec.interactive)
+        except BaseException:
+            launcher._kill_and_reap(proc)
+            self._finish(spec, proc, None)
+            raise
+        self._finish(spec, proc, code)
+        return RunResult(self.id, code, *outputs)
+
+    def _prepare(self):
+        spec = resolve_rootfs(self.spec)
+        if spec.hostname is None:
+            spec = spec.replace(hostname=self.id[:12])
+        if spec.has("time") and not procfs.has_namespace("time"):
+            spec = spec.replace(namespaces=spec.namespaces - {"time"})
+        validate.check_spec(spec)
+        self.spec = spec
+        return spec
+
+    def _start(self, spec, stdio, explain):
+        from .rootfs.etc_files import write_etc_files
+        from .rootfs.plan import plan_rootfs
+        from .runtime import launcher
+        container_dir = self.store.create(self.id, spec.name)
+        try:
+            write_etc_files(container_dir, spec)
+            init_binary = find_init_binary() if spec.init else None
+            plan = plan_rootfs(spec, container_dir, init_binary)
+            proc = launcher.start(spec, plan, stdio, explain, foreground=True)
+            self.store.save(self.id, self._state(spec, proc, "running"))
+        except BaseException:
+            self.store.remove(self.id, spec.name)
+            raise
+        return proc
+
+    def _state(self, spec, proc, status, exit_code=None):
+        return {"id": self.id, "name": spec.name, "pid": proc.pid,
+                "started": procfs.start_time(proc.pid), "status": status,
+                "exit_code": exit_code, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "spec": spec.to_json_dict()}
+
+    def _finish(self, spec, proc, code):
+        if spec.auto_remove or code is None:
+            self.store.remove(self.id, spec.name)
+        else:
+            state = self.store.load(self.id)
+            state.update(status="exited", exit_code=code, pid=None,
+                         finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            self.store.save(self.id, state)
+
+
+def remove(ref, force=False, state_root=None):
+    """Delete a container's record (``rm``); a running one only with force."""
+    store = StateStore(state_root)
+    container_id = store.resolve(ref)
+    state = store.load(container_id)
+    if procfs.is_alive(state.get("pid"), state.get("started")):
+        if not force:
+            from .errors import Conflict
+            raise Conflict(f"cannot remove container {ref}: it is running (stop it first or use -f)")
+        os.kill(state["pid"], 9)
+    store.remove(container_id, state.get("name"))
+    return container_id
+
+
+def list_containers(state_root=None):
+    store = StateStore(state_root)
+    result = []
+    for container_id in store.list_ids():
+        try:
+            state = store.load(container_id)
+        except NotFound:
+            continue
+        if state.get("status") == "running" and not procfs.is_alive(state.get("pid"),
+                                                                    state.get("started")):
+            state["status"] = "exited"
+        result.append(state)
+    return result
+
+
+def _drain(*fds):
+    """Read every pipe to its end (all at once, so none fills up and blocks)."""
+    import select
+    buffers = {fd: [] for fd in fds}
+    open_fds = list(fds)
+    while open_fds:
+        ready, _, _ = select.select(open_fds, [], [])
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if data:
+                buffers[fd].append(data)
+            else:
+                open_fds.remove(fd)
+                os.close(fd)
+    return tuple(b"".join(buffers[fd]) for fd in fds)

@@ -1,0 +1,103 @@
+"""Small file helpers the image store needs: atomic writes, a lock, hashing."""
+
+import hashlib
+import json
+import os
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write ``data`` to ``path`` so readers see the old or the new file, never half."""
+    raw = data.encode() if isinstance(data, str) else data
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_json(path, value):
+    atomic_write(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read())
+    except FileNotFoundError:
+        return default
+
+
+def canonical_json(value):
+    """The bytes we hash for manifests/configs we write ourselves (stable digests)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def sha256_digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class FileLock:
+    """An exclusive flock on ``path``, released on exit (or when the process dies)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fd = None
+
+    def __enter__(self):
+        import fcntl
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+        self.fd = None
+
+
+class HashingReader:
+    """Wrap a binary stream; hashes and counts every byte read through it."""
+
+    def __init__(self, raw, algorithm="sha256"):
+        self.raw = raw
+        self.hash = hashlib.new(algorithm)
+        self.algorithm = algorithm
+        self.size = 0
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.hash.update(data)
+        self.size += len(data)
+        return data
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self):
+        return True
+
+    def drain(self, chunk=1 << 20):
+        while self.read(chunk):
+            pass
+
+    @property
+    def digest(self):
+        return f"{self.algorithm}:{self.hash.hexdigest()}"
+
+
+def remove_tree(path):
+    """rm -rf that does not follow symlinks and treats a missing path as done."""
+    import shutil
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except NotADirectoryError:
+        os.unlink(path)

@@ -1,0 +1,120 @@
+"""Carry out a RootfsPlan: targets on the host side, steps in the container.
+
+``prepare_targets`` runs in the launcher before the clone (it is real root
+there, and a user-namespaced init may not create files in a root-owned tree).
+``apply_steps`` runs in the container's init, inside its new mount namespace.
+"""
+
+import errno
+import os
+import stat
+
+from ..errors import SetupError
+from ..linux import constants as C
+from ..linux import syscalls as sc
+
+
+def prepare_targets(plan):
+    """Create each missing mount target (directory or empty file) in the root."""
+    for kind, path in plan.targets:
+        try:
+            if kind == "dir":
+                if not os.path.isdir(path):
+                    os.makedirs(path, 0o755, exist_ok=True)
+            elif not os.path.lexists(path):
+                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                sc.create_file(path, why="create a mount target in the root filesystem")
+        except OSError as exc:
+            raise SetupError(exc.strerror, op="create mount target", path=path,
+                             errno=exc.errno) from None
+
+
+def apply_steps(steps):
+    """Perform each step; any failure names the step and stops everything."""
+    for step in steps:
+        kind, why = step[0], step[1]
+        try:
+            _APPLY[kind](why, *step[2:])
+        except OSError as exc:
+            target = exc.filename or (step[3] if kind == "mount" else step[2])
+            raise SetupError(exc.strerror, op=f"{kind} ({why})", path=str(target),
+                             errno=exc.errno) from None
+
+
+def _mount(why, source, target, fstype, flags, data):
+    sc.mount(source, target, fstype, flags, data, why=why)
+
+
+def _mkdir(why, path, mode):
+    sc.mkdir(path, mode, why=why)
+    sc.chmod(path, mode, why=None)  # mkdir's mode is filtered by the umask
+
+
+def _device(why, path, major, minor, mode, host_path):
+    try:
+        sc.mknod(path, stat.S_IFCHR | mode, os.makedev(major, minor), why=why)
+        sc.chmod(path, mode)
+    except PermissionError:
+        # In a user namespace mknod is refused; bind the host's node instead,
+        # as runc does.
+        sc.create_file(path, why=None)
+        sc.mount(host_path, path, None, C.MS_BIND, None, why=why + " (bound from the host)")
+
+
+def _symlink(why, target, path):
+    sc.symlink(target, path, why=why)
+
+
+def _pivot(why, root):
+    sc.chdir(root)
+    sc.pivot_root(".", ".", why=why)
+    # The old root is now stacked under the new one at "."; detach it so no
+    # path in the container leads back to the host.
+    sc.umount2(".", C.MNT_DETACH, why="detach the host's old root")
+    sc.chdir("/")
+
+
+def _readonly(why, path):
+    # A bind remount must repeat the flags the mount already has (nosuid,
+    # nodev, ...): in a user namespace dropping a locked flag is refused.
+    flags = _current_flags(path)
+    if path != "/":
+        # Make ``path`` a mount of its own first unless it already is one.
+        if not _is_mount_point(path):
+            sc.mount(path, path, None, C.MS_BIND | C.MS_REC, None, why=why)
+    sc.mount(None, path, None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | flags, None, why=why)
+
+
+def _mask(why, path):
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return  # nothing to hide
+    if stat.S_ISDIR(mode):
+        sc.mount("tmpfs", path, "tmpfs", C.MS_RDONLY, None, why=why)
+    else:
+        sc.mount("/dev/null", path, None, C.MS_BIND, None, why=why)
+
+
+def _current_flags(path):
+    st = sc.statvfs_flags(path)
+    flags = 0
+    for st_bit, ms_bit in ((C.ST_NOSUID, C.MS_NOSUID), (C.ST_NODEV, C.MS_NODEV),
+                           (C.ST_NOEXEC, C.MS_NOEXEC), (C.ST_NOATIME, C.MS_NOATIME),
+                           (C.ST_NODIRATIME, C.MS_NODIRATIME), (C.ST_RELATIME, C.MS_RELATIME)):
+        if st & st_bit:
+            flags |= ms_bit
+    return flags
+
+
+def _is_mount_point(path):
+    try:
+        return os.path.ismount(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        raise
+
+
+_APPLY = {"mount": _mount, "mkdir": _mkdir, "device": _device, "symlink": _symlink,
+          "pivot": _pivot, "readonly": _readonly, "mask": _mask}

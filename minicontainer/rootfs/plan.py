@@ -1,0 +1,172 @@
+"""The container's filesystem as a plain list of steps (pure: nothing mounted).
+
+``plan_rootfs`` turns a spec into ``RootfsPlan``: the mount targets that must
+exist in the root directory (created by the launcher, which is still real root
+even when the container will live in a user namespace) and the ordered steps
+the container's init performs (``rootfs.apply``).  Unit tests read the plan
+without root; ``--explain`` shows each step as the kernel carries it out.
+
+Each step is a tuple ``(kind, why, *args)``.
+"""
+
+import os
+
+from ..linux import constants as C
+from .paths import secure_join
+
+# Docker's /dev: these nodes and nothing else (the device cgroup denies the rest).
+DEVICES = (
+    ("null", 1, 3, "discards what is written, reads as empty"),
+    ("zero", 1, 5, "reads as endless zero bytes"),
+    ("full", 1, 7, "a disk that is always full (writes fail with ENOSPC)"),
+    ("random", 1, 8, "random bytes from the kernel"),
+    ("urandom", 1, 9, "random bytes from the kernel"),
+    ("tty", 5, 0, "the process's controlling terminal"),
+)
+DEV_LINKS = (
+    ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"), ("/proc/kcore", "core"),
+)
+NOSUID_NODEV_NOEXEC = C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
+RUNTIME_FILES = (("hostname", "its own hostname"), ("hosts", "names for localhost and itself"),
+                 ("resolv.conf", "which DNS servers to ask"))
+INIT_PATH = "/sbin/docker-init"
+
+
+class RootfsPlan:
+    """Targets to create on the host, then steps for the container's init."""
+
+    __slots__ = ("rootfs", "targets", "steps")
+
+    def __init__(self, rootfs):
+        self.rootfs = rootfs
+        self.targets = []   # (kind "dir"|"file", host path)
+        self.steps = []
+
+    def step(self, kind, why, *args):
+        self.steps.append((kind, why) + args)
+
+    def target(self, path_in_container, kind="dir"):
+        """The host path of a mount target in the root, noted for creation."""
+        host_path = secure_join(self.rootfs, path_in_container)
+        self.targets.append((kind, host_path))
+        return host_path
+
+
+def plan_rootfs(spec, container_dir, init_binary=None, masked=(), readonly=()):
+    plan = RootfsPlan(os.path.abspath(spec.rootfs))
+    root = plan.rootfs
+    userns = spec.has("user")
+    plan.step("mount", "make every mount private, so nothing we mount leaks back to the host",
+              None, "/", None, C.MS_REC | C.MS_PRIVATE, None)
+    plan.step("mount", "bind the root directory onto itself: pivot_root needs a mount point",
+              root, root, None, C.MS_BIND | C.MS_REC, None)
+    _plan_proc_and_sys(plan, spec, userns)
+    _plan_dev(plan, spec, userns)
+    for name, what in RUNTIME_FILES:
+        plan.step("mount", f"give the container {what} (/etc/{name}, written by the runtime)",
+                  os.path.join(container_dir, name), plan.target(f"/etc/{name}", "file"),
+                  None, C.MS_BIND, None)
+    for mount in sorted(spec.mounts, key=lambda m: m.target.rstrip("/").count("/")):
+        _plan_user_mount(plan, mount)
+    if spec.init and init_binary:
+        target = plan.target(INIT_PATH, "file")
+        plan.step("mount", "bind the small init (tini) that will reap orphans as PID 1",
+                  init_binary, target, None, C.MS_BIND, None)
+        plan.step("readonly", "make the init binary read-only", target)
+    plan.step("pivot", "swap the root: the container's directory becomes /, the host's root is "
+              "detached and unreachable", root)
+    for path in masked:
+        plan.step("mask", f"hide {path} from the container", path)
+    for path in readonly:
+        plan.step("readonly", f"make {path} read-only", path)
+    if spec.readonly_rootfs:
+        plan.step("readonly", "make the root filesystem read-only (--read-only)", "/")
+    return plan
+
+
+def _plan_proc_and_sys(plan, spec, userns):
+    proc = plan.target("/proc")
+    if userns and not spec.has("pid"):
+        plan.step("mount", "bind the host's /proc (a user namespace may not mount a new one for "
+                  "the host's PID namespace)", "/proc", proc, None, C.MS_BIND | C.MS_REC, None)
+    else:
+        plan.step("mount", "mount a /proc that shows only this PID namespace's processes",
+                  "proc", proc, "proc", NOSUID_NODEV_NOEXEC, None)
+    sys_dir = plan.target("/sys")
+    if userns and not spec.has("net"):
+        plan.step("mount", "bind the host's /sys read-only (sysfs belongs to the host's network "
+                  "namespace)", "/sys", sys_dir, None, C.MS_BIND | C.MS_REC, None)
+        plan.step("readonly", "make /sys read-only", sys_dir)
+    else:
+        plan.step("mount", "mount /sys read-only (its network part shows this namespace's devices)",
+                  "sysfs", sys_dir, "sysfs", NOSUID_NODEV_NOEXEC | C.MS_RDONLY, None)
+
+
+def _plan_dev(plan, spec, userns):
+    dev = plan.target("/dev")
+    plan.step("mount", "mount an empty tmpfs on /dev: the host's devices stay out",
+              "tmpfs", dev, "tmpfs", C.MS_NOSUID | C.MS_STRICTATIME, "mode=755,size=65536k")
+    for name, major, minor, what in DEVICES:
+        plan.step("device", f"create /dev/{name}: {what}", os.path.join(dev, name), major, minor,
+                  0o666, "/dev/" + name)
+    for target, name in DEV_LINKS:
+        plan.step("symlink", f"link /dev/{name} -> {target}", target, os.path.join(dev, name))
+    pts = os.path.join(dev, "pts")
+    plan.step("mkdir", "create /dev/pts", pts, 0o755)
+    pts_options = "newinstance,ptmxmode=0666,mode=0620"
+    if not userns or _maps_gid(spec, 5):
+        pts_options += ",gid=5"
+    plan.step("mount", "mount a new devpts instance: the container's own pseudo-terminals, "
+              "not the host's", "devpts", pts, "devpts", C.MS_NOSUID | C.MS_NOEXEC, pts_options)
+    shm = os.path.join(dev, "shm")
+    plan.step("mkdir", "create /dev/shm", shm, 0o1777)
+    plan.step("mount", "mount a tmpfs on /dev/shm for POSIX shared memory",
+              "shm", shm, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    if spec.has("ipc") or not userns:
+        mqueue = os.path.join(dev, "mqueue")
+        plan.step("mkdir", "create /dev/mqueue", mqueue, 0o755)
+        plan.step("mount", "mount the IPC namespace's POSIX message queues",
+                  "mqueue", mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None)
+
+
+def _maps_gid(spec, gid):
+    return any(m.container_id <= gid < m.container_id + m.size for m in spec.gid_map)
+
+
+def _plan_user_mount(plan, mount):
+    if mount.type == "tmpfs":
+        target = plan.target(mount.target)
+        flags, data = tmpfs_options(mount.options)
+        plan.step("mount", f"mount a tmpfs on {mount.target} (--tmpfs)", "tmpfs", target,
+                  "tmpfs", flags, data)
+        if mount.readonly:
+            plan.step("readonly", f"make {mount.target} read-only", target)
+        return
+    kind = "dir" if os.path.isdir(mount.source) else "file"
+    target = plan.target(mount.target, kind)
+    plan.step("mount", f"bind the host's {mount.source} at {mount.target} (-v)",
+              mount.source, target, None, C.MS_BIND | C.MS_REC, None)
+    if mount.readonly:
+        plan.step("readonly", f"make {mount.target} read-only (:ro)", target)
+
+
+_TMPFS_FLAG_WORDS = {"noexec": C.MS_NOEXEC, "nosuid": C.MS_NOSUID, "nodev": C.MS_NODEV,
+                     "exec": 0, "suid": 0, "dev": 0}
+
+
+def tmpfs_options(options):
+    """Docker's --tmpfs options -> (mount flags, data); default noexec,nosuid,nodev."""
+    words = [w for w in (options or "").split(",") if w and w not in ("ro", "rw")]
+    flags = C.MS_NOEXEC | C.MS_NOSUID | C.MS_NODEV
+    data = []
+    for word in words:
+        if word in _TMPFS_FLAG_WORDS:
+            bit = _TMPFS_FLAG_WORDS[word]
+            if bit:
+                flags |= bit
+            else:  # exec/suid/dev turn a default off
+                flags &= ~_TMPFS_FLAG_WORDS["no" + word]
+        else:
+            data.append(word)
+    return flags, ",".join(data) or None

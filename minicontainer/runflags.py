@@ -1,0 +1,211 @@
+"""``docker run``'s flags, parsed without click and turned into a ContainerSpec.
+
+``run`` is the hot path: click alone costs 30-40 ms to import, longer than
+runc takes to start a container, so this small table-driven parser handles
+the run flags (the same syntax Docker's own parser accepts: ``-it``,
+``--name=x``, ``-eK=V``, options stop at the image).  Everything after the
+image is the command, untouched.
+"""
+
+import os
+
+from .errors import SpecError
+from .spec import DEFAULT_NAMESPACES, ContainerSpec, Mount, Security
+
+# long name -> (short, takes a value, repeatable, help)
+FLAGS = {
+    "rm": (None, False, False, "Remove the container when it exits"),
+    "name": (None, True, False, "Assign a name to the container"),
+    "hostname": ("h", True, False, "Container host name"),
+    "domainname": (None, True, False, "Container NIS domain name"),
+    "env": ("e", True, True, "Set environment variables (KEY=VALUE, or KEY to copy ours)"),
+    "env-file": (None, True, True, "Read in a file of environment variables"),
+    "workdir": ("w", True, False, "Working directory inside the container"),
+    "user": ("u", True, False, "Username or UID (format: <name|uid>[:<group|gid>])"),
+    "group-add": (None, True, True, "Add additional groups to join"),
+    "interactive": ("i", False, False, "Keep STDIN open"),
+    "tty": ("t", False, False, "Allocate a pseudo-TTY"),
+    "read-only": (None, False, False, "Mount the container's root filesystem as read only"),
+    "volume": ("v", True, True, "Bind mount a volume (HOST:CONTAINER[:ro])"),
+    "tmpfs": (None, True, True, "Mount a tmpfs directory (PATH[:OPTIONS])"),
+    "network": (None, True, False, "Connect a container to a network (none, host)"),
+    "net": (None, True, False, "Alias of --network"),
+    "init": (None, False, False, "Run an init inside the container that forwards signals and reaps processes"),
+    "pid": (None, True, False, "PID namespace to use (host, or private)"),
+    "uts": (None, True, False, "UTS namespace to use (host, or private)"),
+    "ipc": (None, True, False, "IPC mode to use (host, or private)"),
+    "cgroupns": (None, True, False, "Cgroup namespace to use (host|private)"),
+    "userns": (None, True, False, "User namespace: host, remap or remap:HOST_UID[:SIZE]"),
+    "explain": (None, False, False, "Print every kernel step as it happens, with timings"),
+    "help": (None, False, False, "Print usage"),
+}
+SHORT = {short: name for name, (short, *_rest) in FLAGS.items() if short}
+USAGE = "Usage:  minicontainer run [OPTIONS] IMAGE|ROOTFS_DIR [COMMAND] [ARG...]"
+
+
+class UsageError(SpecError):
+    """A malformed command line (Docker prints the usage hint after it)."""
+
+
+def parse(argv):
+    """(options dict, image, command list) from the arguments after ``run``."""
+    options = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        if arg.startswith("--"):
+            name, has_value, value = arg[2:].partition("=")
+            if name not in FLAGS:
+                raise UsageError(f"unknown flag: --{name}")
+            if FLAGS[name][1] and not has_value:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: --{name}")
+                value = argv[i]
+            _store(options, name, value if FLAGS[name][1] else _bool(name, has_value, value))
+        else:
+            i = _parse_shorts(argv, i, options)
+        i += 1
+    if options.get("help"):
+        return options, None, []
+    if i >= len(argv):
+        raise UsageError('"run" requires at least 1 argument.')
+    return options, argv[i], argv[i + 1:]
+
+
+def _parse_shorts(argv, i, options):
+    arg = argv[i]
+    j = 1
+    while j < len(arg):
+        name = SHORT.get(arg[j])
+        if name is None:
+            raise UsageError(f"unknown shorthand flag: {arg[j]!r} in {arg}")
+        if FLAGS[name][1]:
+            value = arg[j + 1:].removeprefix("=")
+            if not value:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: {arg[j]!r} in -{arg[j]}")
+                value = argv[i]
+            _store(options, name, value)
+            return i
+        _store(options, name, True)
+        j += 1
+    return i
+
+
+def _bool(name, has_value, value):
+    if not has_value or value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise UsageError(f'invalid argument "{value}" for "--{name}" flag: use true or false')
+
+
+def _store(options, name, value):
+    name = "network" if name == "net" else name
+    if FLAGS[name][2]:
+        options.setdefault(name, []).append(value)
+    else:
+        options[name] = value
+
+
+def usage_text():
+    lines = [USAGE, "", "Run a command in a new container", "", "Options:"]
+    for name, (short, takes, _multi, text) in FLAGS.items():
+        if name == "net":
+            continue
+        flag = (f"-{short}, " if short else "    ") + f"--{name}" + (" value" if takes else "")
+        lines.append(f"  {flag:<28}{text}")
+    return "\n".join(lines)
+
+
+def build_spec(options, image, command):
+    """The ContainerSpec for these parsed options."""
+    namespaces = set(DEFAULT_NAMESPACES)
+    network = options.get("network", "none")
+    for flag, kind in (("pid", "pid"), ("uts", "uts"), ("ipc", "ipc"), ("cgroupns", "cgroup")):
+        mode = options.get(flag, "private")
+        if mode == "host":
+            namespaces.discard(kind)
+        elif mode not in ("private", "", "shareable"):
+            raise SpecError(f"invalid --{flag} {mode!r}: use host or private")
+    if network == "host":
+        namespaces.discard("net")
+    elif network not in ("none", "bridge", "default"):
+        raise SpecError(f"network {network!r} not found (this version knows none and host)")
+    elif network != "none":
+        raise SpecError(f"--network {network}: bridge networking is not available yet; "
+                        "use --network none or host")
+    if "hostname" in options and "uts" not in namespaces:
+        raise SpecError("conflicting options: --hostname and --uts host")
+    from .userns import parse_userns
+    maps = parse_userns(options.get("userns"))
+    uid_map = gid_map = ()
+    if maps:
+        namespaces.add("user")
+        uid_map, gid_map = maps
+    return ContainerSpec(
+        rootfs=image, args=tuple(command), name=options.get("name"),
+        hostname=options.get("hostname"), domainname=options.get("domainname"),
+        env=tuple(_environment(options)), cwd=options.get("workdir") or "/",
+        user=options.get("user"), tty=bool(options.get("tty")),
+        interactive=bool(options.get("interactive")),
+        readonly_rootfs=bool(options.get("read-only")),
+        mounts=tuple(_mounts(options)), namespaces=frozenset(namespaces),
+        uid_map=uid_map, gid_map=gid_map, network=network, init=bool(options.get("init")),
+        auto_remove=bool(options.get("rm")),
+        security=Security(group_add=tuple(options.get("group-add", ()))),
+    )
+
+
+def _environment(options):
+    entries = []
+    for path in options.get("env-file", ()):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise SpecError(f"--env-file {path}: {exc.strerror}") from None
+        entries += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    entries += options.get("env", [])
+    result = []
+    for entry in entries:
+        key, has_value, _ = entry.partition("=")
+        if not key or " " in key:
+            raise SpecError(f"invalid environment variable: {entry!r}")
+        if has_value:
+            result.append(entry)
+        elif key in os.environ:  # Docker: -e KEY copies our value, if we have one
+            result.append(f"{key}={os.environ[key]}")
+    return result
+
+
+def _mounts(options):
+    mounts = []
+    for value in options.get("volume", ()):
+        parts = value.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise SpecError(f"invalid volume specification: {value!r} (use HOST:CONTAINER[:ro])")
+        source, target = parts[0], parts[1]
+        mode = parts[2] if len(parts) == 3 else "rw"
+        if mode not in ("ro", "rw"):
+            raise SpecError(f"invalid volume mode {mode!r} in {value!r}: use ro or rw")
+        if not source.startswith("/"):
+            raise SpecError(f"invalid volume {value!r}: named volumes are not supported yet; "
+                            "give an absolute host path")
+        if not os.path.exists(source):
+            os.makedirs(source, 0o755)  # Docker's -v creates a missing host directory
+        mounts.append(Mount(target=target, source=source, type="bind", readonly=mode == "ro"))
+    for value in options.get("tmpfs", ()):
+        target, _, opts = value.partition(":")
+        flags = [o for o in opts.split(",") if o]
+        readonly = "ro" in flags
+        data = ",".join(o for o in flags if o not in ("ro", "rw"))
+        mounts.append(Mount(target=target, type="tmpfs", readonly=readonly, options=data))
+    return mounts

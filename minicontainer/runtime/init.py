@@ -1,0 +1,168 @@
+"""The container's side of the start: from the clone to the exec.
+
+This code runs in the child that ``launcher`` cloned into the new namespaces.
+It waits for the launcher's "go", builds the root filesystem, sets the
+hostname, terminal, user and working directory, then execs the command.  It
+never returns: any failure is sent to the launcher as one error message and
+the child exits, so the command never runs half-confined.
+
+Everything this code needs is imported at the top: after pivot_root the
+host's Python library is out of reach, so a lazy import would fail.
+"""
+
+import _signal
+import os
+import struct
+import time
+
+from ..errors import (CommandNotExecutable, CommandNotFound, MiniContainerError,
+                      SetupError)
+from ..linux import constants as C
+from ..linux import syscalls as sc
+from ..rootfs.apply import apply_steps
+from ..spec import DEFAULT_PATH
+from .users import resolve_user
+
+_FORWARDED_SIGNALS = range(1, 65)
+
+
+def child_main(spec, steps, chan, stdio, explain, foreground, security_steps=None):
+    """Entry point of the cloned child; never returns."""
+    code = 125
+    try:
+        if explain:
+            sc.set_recorder(lambda *rec: chan.send("explain", rec + (_now(),)))
+        _reset_signals()
+        message, _ = chan.recv()
+        if not message or message[0] != "go":
+            os._exit(125)  # the launcher went away before releasing us
+        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground, security_steps)
+    except MiniContainerError as exc:
+        code = exc.exit_code
+        _report(chan, exc.to_dict())
+    except OSError as exc:
+        _report(chan, SetupError(exc.strerror or str(exc), op="container setup",
+                                 path=exc.filename, errno=exc.errno).to_dict())
+    except BaseException as exc:  # a bug: still never exec, and say what happened
+        _report(chan, MiniContainerError(f"container init failed: {exc!r}").to_dict())
+    os._exit(code)
+
+
+def _now():
+    return time.monotonic()
+
+
+def _report(chan, error):
+    try:
+        chan.send("error", error)
+    except OSError:
+        pass
+
+
+def _reset_signals():
+    # The launcher blocked signals around the clone so that none reaches its
+    # Python handlers in this child; exec keeps the mask, so unblock here.
+    import _signal
+    for sig in (2, 15, 1, 3, 10, 12, 28):
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
+def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, security_steps):
+    if spec.has("user"):
+        sc.set_user(0, 0, [], why="become root of the new user namespace (maps are written)")
+    if spec.has("uts"):
+        sc.sethostname(spec.hostname, why="set the hostname inside the new UTS namespace")
+        if spec.domainname:
+            sc.setdomainname(spec.domainname, why="set the NIS domain name")
+    apply_steps(steps)
+    if spec.has("net"):
+        sc.set_link_up("lo", why="bring up the loopback device of the new network namespace")
+    user = resolve_user(spec.user, spec.security.group_add)
+    env = container_env(spec, user)
+    _enter_workdir(spec.cwd, user)
+    _setup_stdio(spec, chan, stdio, winsize)
+    if security_steps:
+        security_steps.before_user()
+    sc.set_user(user.uid, user.gid, user.groups,
+                why=f"run as uid {user.uid}, gid {user.gid}, groups {user.groups}")
+    if security_steps:
+        security_steps.after_user(user.uid)
+    if foreground:
+        # If the launcher dies, nothing is left to wait for us: go too.
+        sc.prctl(C.PR_SET_PDEATHSIG, 9, why="die with the launcher (foreground run)")
+    sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
+    argv = list(spec.args)
+    path = find_executable(argv[0], env)
+    if security_steps:
+        security_steps.last()
+    try:
+        sc.execve(path, argv, env, why="replace the init with the container's command")
+    except OSError as exc:
+        raise _exec_error(argv[0], exc) from None
+
+
+def container_env(spec, user):
+    """Docker's environment: PATH, HOSTNAME, HOME (and TERM with -t), then -e."""
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or ""}
+    if spec.tty:
+        env["TERM"] = "xterm"
+    for item in spec.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    env.setdefault("HOME", user.home or "/")
+    return env
+
+
+def _enter_workdir(cwd, user):
+    if not os.path.isdir(cwd):
+        # Docker creates a missing working directory, owned by the user.
+        os.makedirs(cwd, 0o755, exist_ok=True)
+        os.chown(cwd, user.uid, user.gid)
+    sc.chdir(cwd, why="enter the working directory")
+
+
+def _setup_stdio(spec, chan, stdio, winsize):
+    if spec.tty:
+        master, slave = os.openpty()
+        if winsize:
+            sc.ioctl(slave, C.TIOCSWINSZ, struct.pack("HHHH", winsize[0], winsize[1], 0, 0))
+        chan.send("pty", fd=master)
+        os.close(master)
+        sc.setsid(why="start a new session: the container cannot reach the host's terminal")
+        sc.ioctl(slave, C.TIOCSCTTY, 0, why="make the new pty the session's controlling terminal")
+        for target in (0, 1, 2):
+            sc.dup2(slave, target)
+        if slave > 2:
+            os.close(slave)
+        return
+    sc.setsid(why="start a new session: the container cannot reach the host's terminal")
+    if not spec.interactive:
+        null = os.open("/dev/null", os.O_RDONLY)
+        sc.dup2(null, 0, why="stdin is /dev/null without -i")
+        os.close(null)
+    elif stdio[0] != 0:
+        sc.dup2(stdio[0], 0)
+    for target in (1, 2):
+        if stdio[target] != target:
+            sc.dup2(stdio[target], target)
+
+
+def find_executable(name, env):
+    """The path execve will run, with Docker's errors when there is none."""
+    if "/" in name:
+        if not os.path.exists(name):
+            raise CommandNotFound(f'exec: "{name}": stat {name}: no such file or directory')
+        return name
+    for directory in env.get("PATH", DEFAULT_PATH).split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise CommandNotFound(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _exec_error(name, exc):
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == 2:
+        return CommandNotFound(f'exec: "{name}": {reason}')
+    return CommandNotExecutable(f'exec: "{name}": {reason}')

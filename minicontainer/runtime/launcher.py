@@ -1,0 +1,157 @@
+"""The launcher's side of the start: clone, wire, release, wait.
+
+``start`` clones one child straight into every new namespace (clone3 with
+all the CLONE_NEW* flags: one process, which is PID 1 of its namespace), writes
+its id maps while it waits, sends "go", and relays the init's --explain
+records until the exec closes the channel.  ``wait`` then forwards signals
+(and a terminal, with -t) until the container's PID 1 exits, and turns its
+status into Docker's exit code.
+"""
+
+import _signal
+import os
+
+from .. import namespaces, userns
+from ..errors import MiniContainerError
+from ..linux import syscalls as sc
+from ..rootfs.apply import prepare_targets
+from .sync import channel_pair
+
+FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
+SIGWINCH = 28
+
+
+class Process:
+    """A started container process as the launcher sees it."""
+
+    __slots__ = ("pid", "pty", "status")
+
+    def __init__(self, pid, pty=None):
+        self.pid, self.pty, self.status = pid, pty, None
+
+
+def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(),
+          security_steps=None):
+    """Clone the container's init and release it; returns a Process.
+
+    ``hooks`` are called as ``hook(pid)`` in the launcher after the clone and
+    before "go" (cgroups, networking).  On any failure the child is killed and
+    reaped and the error is raised: nothing half-started survives.
+    """
+    prepare_targets(plan)
+    parent, child = channel_pair()
+    flags = namespaces.clone_flags(spec.namespaces)
+    old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+    try:
+        pid = sc.clone(flags, why="create the container's first process in new namespaces: "
+                       + namespaces.describe(spec.namespaces))
+    except OSError as exc:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
+        parent.close()
+        child.close()
+        raise MiniContainerError(exc.strerror, op="clone", errno=exc.errno) from None
+    if pid == 0:  # the child: never returns
+        parent.close()
+        from .init import child_main
+        child_main(spec, plan.steps, child, stdio, explain is not None, foreground,
+                   security_steps)
+    child.close()
+    proc = Process(pid)
+    try:
+        if spec.has("user"):
+            userns.write_maps(pid, spec.uid_map, spec.gid_map)
+        for hook in hooks:
+            hook(pid)
+        parent.send("go", _winsize() if spec.tty else None)
+        _relay_until_exec(parent, proc, explain)
+        _install_forwarding(proc)  # signals held back so far reach the container
+    except BaseException:
+        _kill_and_reap(proc)
+        raise
+    finally:
+        parent.close()
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
+    return proc
+
+
+def _relay_until_exec(chan, proc, explain):
+    while True:
+        message, fd = chan.recv()
+        if message is None:
+            return  # end-of-file: the exec succeeded (or the init died; wait() tells)
+        kind = message[0]
+        if kind == "explain" and explain is not None:
+            explain.child(message[1])
+        elif kind == "pty":
+            proc.pty = fd
+        elif kind == "error":
+            _kill_and_reap(proc)
+            raise MiniContainerError.from_dict(message[1])
+
+
+def _kill_and_reap(proc):
+    if proc.status is not None:
+        return
+    try:
+        os.kill(proc.pid, 9)
+    except ProcessLookupError:
+        pass
+    _, proc.status = os.waitpid(proc.pid, 0)
+
+
+def _install_forwarding(proc):
+    def forward(signum, _frame):
+        if signum == SIGWINCH and proc.pty is not None:
+            _copy_winsize(proc.pty)
+            return
+        if proc.status is None:
+            try:
+                os.kill(proc.pid, signum)
+            except ProcessLookupError:
+                pass
+    for sig in FORWARDED:
+        _signal.signal(sig, forward)
+
+
+def restore_signals():
+    for sig in FORWARDED:
+        _signal.signal(sig, _signal.SIG_DFL if sig != 2 else _signal.default_int_handler)
+
+
+def wait(proc, interactive=False):
+    """Wait for the container's PID 1; Docker's exit code (128+N for signal N)."""
+    try:
+        if proc.pty is not None:
+            from .terminal import proxy
+            proxy(proc.pty, interactive)
+        _, proc.status = os.waitpid(proc.pid, 0)
+    finally:
+        restore_signals()
+        if proc.pty is not None:
+            os.close(proc.pty)
+    return exit_code(proc.status)
+
+
+def exit_code(status):
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _winsize():
+    import fcntl
+    import struct
+    for fd in (0, 1, 2):
+        try:
+            rows, cols = struct.unpack("HHHH", fcntl.ioctl(fd, 0x5413, b"\0" * 8))[:2]
+            return (rows, cols)
+        except OSError:
+            continue
+    return None
+
+
+def _copy_winsize(master):
+    size = _winsize()
+    if size:
+        import fcntl
+        import struct
+        fcntl.ioctl(master, 0x5414, struct.pack("HHHH", size[0], size[1], 0, 0))
