@@ -132,6 +132,8 @@ class Container:
         container_dir = self.store.create(self.id, spec.name)
         try:
             write_etc_files(container_dir, spec)
+            if spec.has("user"):
+                _give_to_container_root(container_dir, spec)
             init_binary = find_init_binary() if spec.init else None
             plan = plan_rootfs(spec, container_dir, init_binary)
             proc = launcher.start(spec, plan, stdio, explain, foreground=True)
@@ -155,6 +157,13 @@ class Container:
             state.update(status="exited", exit_code=code, pid=None,
                          finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             self.store.save(self.id, state)
+
+
+def _give_to_container_root(container_dir, spec):
+    """Let the remapped root reach its /etc files (as Docker's userns-remap does)."""
+    uid, gid = spec.uid_map[0].host_id, spec.gid_map[0].host_id
+    for name in ("", "hostname", "hosts", "resolv.conf"):
+        os.chown(os.path.join(container_dir, name), uid, gid)
 
 
 def remove(ref, force=False, state_root=None):

@@ -6,11 +6,10 @@ runs cannot take the same name).  Deleting works from the files alone and is
 idempotent, so a crash leaves nothing that ``rm -f`` cannot clean.
 """
 
-import json
 import os
 
 from .errors import Conflict, NotFound
-from .linux.fs import atomic_write, remove_tree
+from .linux.fs import atomic_write, dumps_json, remove_tree
 
 DEFAULT_STATE_ROOT = "/run/minicontainer"
 
@@ -45,9 +44,10 @@ class StateStore:
 
     def save(self, container_id, state):
         atomic_write(os.path.join(self.container_dir(container_id), "state.json"),
-                     json.dumps(state, indent=1, sort_keys=True))
+                     dumps_json(state))
 
     def load(self, container_id):
+        import json
         try:
             with open(os.path.join(self.container_dir(container_id), "state.json")) as f:
                 return json.load(f)

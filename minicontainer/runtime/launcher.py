@@ -38,6 +38,8 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(),
     before "go" (cgroups, networking).  On any failure the child is killed and
     reaped and the error is raised: nothing half-started survives.
     """
+    if explain is not None:
+        sc.set_recorder(explain)
     prepare_targets(plan)
     parent, child = channel_pair()
     flags = namespaces.clone_flags(spec.namespaces)
@@ -71,6 +73,7 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(),
     finally:
         parent.close()
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
+        sc.set_recorder(None)
     return proc
 
 
