@@ -251,9 +251,24 @@ class Compiled:
             self.ctx = None
 
 
-def compile_filter(filt):
+# Syscalls newer than the libseccomp on this machine (2.5.4 knows none of
+# these), by their native number: the same on x86_64 and aarch64 from 424 on.
+# Without them Docker's allow list would answer EPERM for calls it allows.
+_NEWER = {"statmount": 457, "listmount": 458, "lsm_get_self_attr": 459,
+          "lsm_set_self_attr": 460, "lsm_list_modules": 461, "mseal": 462,
+          "setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466}
+_NEWER_MACHINES = ("x86_64", "aarch64")
+_NEWER_X86_64 = {"uretprobe": 335}  # the return trampoline of uprobes (6.11)
+
+
+def _newer_number(name, machine):
+    if machine == "x86_64" and name in _NEWER_X86_64:
+        return _NEWER_X86_64[name]
+    return _NEWER.get(name) if machine in _NEWER_MACHINES else None
+
+
+def compile_filter(filt, machine=None):
     """Build the libseccomp context for ``filt`` (does not load it)."""
-    import ctypes
     from . import libseccomp as ls
 
     handle = ls.lib()
@@ -261,10 +276,26 @@ def compile_filter(filt):
     if not ctx:
         raise SetupError("seccomp_init failed", op="seccomp")
     compiled = Compiled(ctx, 0, [])
+    known, newer = [], []
+    for rule in filt.rules:
+        number = ls.syscall_number(rule.syscall)
+        if number == ls.NR_SCMP_ERROR:
+            fallback = _newer_number(rule.syscall, machine or os.uname().machine)
+            if fallback is not None:
+                newer.append((rule, fallback))
+            else:
+                compiled.skipped.append(rule.syscall)  # as Docker: unknown names are skipped
+            continue
+        known.append((rule, number))
     try:
         # We set no_new_privs ourselves when asked (--security-opt
         # no-new-privileges); otherwise the load relies on CAP_SYS_ADMIN, as runc does.
         _check(handle.seccomp_attr_set(ctx, ls.ATTR_CTL_NNP, 0), "seccomp_attr_set", "NNP")
+        # Numbers libseccomp cannot name only hold for the native architecture,
+        # so they go in while it is the only one in the filter.
+        for rule, number in newer:
+            _add_rule(handle, ctx, rule, number)
+            compiled.rule_count += 1
         for arch in filt.arches:
             token = ls.arch_token(arch)
             if not token:
@@ -272,24 +303,27 @@ def compile_filter(filt):
             result = handle.seccomp_arch_add(ctx, token)
             if result != -17:  # EEXIST: the native architecture is always there
                 _check(result, "seccomp_arch_add", arch)
-        for rule in filt.rules:
-            number = ls.syscall_number(rule.syscall)
-            if number == ls.NR_SCMP_ERROR:
-                compiled.skipped.append(rule.syscall)  # as Docker: unknown names are skipped
-                continue
-            array = (ls.ArgCmp * max(len(rule.args), 1))()
-            for i, (index, op, value, value_two) in enumerate(rule.args):
-                array[i] = ls.ArgCmp(index, ls.OPS[op], value & 0xFFFFFFFFFFFFFFFF,
-                                     value_two & 0xFFFFFFFFFFFFFFFF)
-            result = handle.seccomp_rule_add_array(
-                ctx, ls.action_value(rule.action, rule.errno), number, len(rule.args),
-                ctypes.cast(array, ctypes.POINTER(ls.ArgCmp)))
-            _check(result, "seccomp_rule_add", rule.syscall)
+        for rule, number in known:
+            _add_rule(handle, ctx, rule, number)
             compiled.rule_count += 1
     except BaseException:
         compiled.release()
         raise
     return compiled
+
+
+def _add_rule(handle, ctx, rule, number):
+    import ctypes
+    from . import libseccomp as ls
+
+    array = (ls.ArgCmp * max(len(rule.args), 1))()
+    for i, (index, op, value, value_two) in enumerate(rule.args):
+        array[i] = ls.ArgCmp(index, ls.OPS[op], value & 0xFFFFFFFFFFFFFFFF,
+                             value_two & 0xFFFFFFFFFFFFFFFF)
+    result = handle.seccomp_rule_add_array(
+        ctx, ls.action_value(rule.action, rule.errno), number, len(rule.args),
+        ctypes.cast(array, ctypes.POINTER(ls.ArgCmp)))
+    _check(result, "seccomp_rule_add", rule.syscall)
 
 
 def _check(result, op, what):

@@ -1,0 +1,84 @@
+"""What a container may do: capabilities, seccomp, no_new_privs, rlimits, masks.
+
+The launcher's child calls, in this order::
+
+    plan = security.prepare(spec.security)   # before pivot_root: reads the
+                                             # seccomp profile, opens libseccomp
+    ... mounts, pivot_root ...
+    security.apply_masks(plan)               # after /proc and /sys are mounted
+    ... hostname etc. ...
+    security.apply_before_user(plan)         # rlimits, bounding set, and the
+                                             # seccomp filter unless no_new_privs
+    syscalls.set_user(uid, gid, groups)      # setgroups/setresgid/setresuid
+    security.apply_after_user(plan, uid)     # process caps, then no_new_privs
+                                             # and the seccomp filter if asked
+    syscalls.execve(...)
+
+Why the seccomp filter is loaded in one of two places: the kernel accepts a
+filter only from a process with CAP_SYS_ADMIN or with no_new_privs set.
+Without no-new-privileges we load it while we are still fully root (as runc
+does), so everything after it must be allowed by the profile: Docker's default
+allows setgroups, setres[ug]id, capset, prctl, close_range and execve.  With
+no-new-privileges we set it and load the filter as the very last step.
+"""
+
+from .capabilities import drop_bounding, effective_set, set_process_caps  # noqa: F401
+from .limits import apply_ulimits, parse_ulimit, parse_ulimits  # noqa: F401
+
+PR_SET_NO_NEW_PRIVS = 38
+
+
+class Plan:
+    """Everything resolved ahead of time for one container's child."""
+
+    __slots__ = ("caps", "seccomp", "ulimits", "no_new_privileges", "masked", "readonly")
+
+    def __init__(self, caps, seccomp, ulimits, no_new_privileges, masked, readonly):
+        self.caps = caps                  # set of capability names
+        self.seccomp = seccomp            # seccomp.Compiled, or None (unconfined)
+        self.ulimits = ulimits            # ((name, soft, hard), ...)
+        self.no_new_privileges = no_new_privileges
+        self.masked = masked              # paths to hide
+        self.readonly = readonly          # paths to make read-only
+
+
+def prepare(security):
+    """Resolve a spec.Security into a Plan (host files are read here)."""
+    from . import paths, seccomp
+
+    caps = effective_set(security)
+    filt = seccomp.filter_for(security, caps)
+    compiled = seccomp.compile_filter(filt) if filt is not None else None
+    return Plan(caps, compiled, tuple(security.ulimits), bool(security.no_new_privileges),
+                paths.masked_paths(security), paths.readonly_paths(security))
+
+
+def apply_masks(plan, root="/", devnull="/dev/null"):
+    """Docker's read-only and masked /proc and /sys paths under ``root``."""
+    from . import paths
+    paths.apply_masks(plan.masked, plan.readonly, root, devnull)
+
+
+def no_new_privs():
+    """prctl(PR_SET_NO_NEW_PRIVS): exec can never grant more (setuid bits, file caps)."""
+    from ..linux import syscalls
+    syscalls.prctl(PR_SET_NO_NEW_PRIVS, 1,
+                   why="no-new-privileges: setuid binaries and file capabilities "
+                       "give nothing after exec")
+
+
+def apply_before_user(plan):
+    """rlimits, the bounding set, and seccomp now unless no_new_privs is asked."""
+    apply_ulimits(plan.ulimits)
+    drop_bounding(plan.caps)
+    if plan.seccomp is not None and not plan.no_new_privileges:
+        plan.seccomp.load()
+
+
+def apply_after_user(plan, uid):
+    """Process capabilities, then no_new_privs and the filter (last) if asked."""
+    set_process_caps(plan.caps, uid)
+    if plan.no_new_privileges:
+        no_new_privs()
+        if plan.seccomp is not None:
+            plan.seccomp.load()
