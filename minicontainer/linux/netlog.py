@@ -18,13 +18,13 @@ def record(op, args, result, seconds, why):
         recorder(op, args, result, seconds, why)
 
 
-def step(op, args, why, fn, *fn_args):
-    """Run ``fn(*fn_args)``, time it and record it (failures too, then re-raise)."""
+def step(op, args, why, fn, *fn_args, **fn_kwargs):
+    """Run ``fn(*fn_args, **fn_kwargs)``, time it and record it (failures too, then re-raise)."""
     if syscalls._recorder is None:
-        return fn(*fn_args)
+        return fn(*fn_args, **fn_kwargs)
     start = time.perf_counter()
     try:
-        result = fn(*fn_args)
+        result = fn(*fn_args, **fn_kwargs)
     except Exception as exc:
         # OSError has errno; pyroute2's NetlinkError carries it as ``code``.
         number = getattr(exc, "errno", None) or getattr(exc, "code", None)

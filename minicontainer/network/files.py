@@ -26,7 +26,7 @@ def read_json(path, default=None):
     try:
         with open(path) as f:
             return json.load(f)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return default
 
 

@@ -46,14 +46,20 @@ def check_gateway(subnet, gateway):
     return str(address)
 
 
-def host_routes(path="/proc/net/route"):
-    """The destinations of the host's IPv4 routes (the default route left out)."""
+def host_routes(exclude=(), path="/proc/net/route"):
+    """The destinations of the host's IPv4 routes (the default route left out).
+
+    ``exclude`` names interfaces whose routes do not count (our own bridges,
+    whose subnets are checked as networks already).
+    """
     routes = []
     try:
         with open(path) as f:
             next(f)
             for line in f:
                 fields = line.split()
+                if fields[0] in exclude:
+                    continue
                 dest, mask = int(fields[1], 16), int(fields[7], 16)
                 if mask == 0:
                     continue
