@@ -1,0 +1,91 @@
+"""Images: the store, safe unpacking, copy-on-write roots, registries, archives.
+
+The launcher needs two calls:
+
+- ``prepare_rootfs(data_root, ref_or_dir, container_id, state_dir)`` before
+  the container's init starts: a directory path (``/x``, ``./x``) is used as
+  is; an image name is looked up in the store (``busybox`` is imported from
+  the embedded tree on first use) and an overlayfs root is mounted at
+  ``<state_dir>/rootfs`` with its writable layer under
+  ``<data_root>/overlay/<container_id>``.  Returns (rootfs path, ImageConfig
+  or None for a directory).
+- ``release_rootfs(data_root, container_id, state_dir=None)`` when the
+  container is deleted; idempotent and works from what prepare recorded.
+
+Nothing is imported until a function is called.
+"""
+
+import os
+
+DEFAULT_DATA_ROOT = "/var/lib/minicontainer"
+
+
+def data_root_default():
+    return os.environ.get("MINICONTAINER_DATA_ROOT") or DEFAULT_DATA_ROOT
+
+
+def looks_like_path(text):
+    """True when ``text`` names a directory rather than an image."""
+    return text in (".", "..") or text.startswith(("/", "./", "../"))
+
+
+def overlay_dir(data_root, container_id):
+    return os.path.join(os.path.abspath(data_root), "overlay", container_id)
+
+
+def find_image(data_root, ref):
+    """(name, Image) for ``ref`` (name, digest reference or id); imports builtin busybox.
+
+    Raises NotFound when the image is not in the store (the caller may pull).
+    """
+    from .builtin import BUILTIN_NAME, ensure_builtin
+    from .store import Store
+    store = Store(data_root)
+    if ref in ("busybox", "busybox:latest", BUILTIN_NAME):
+        digest = ensure_builtin(store)
+        return BUILTIN_NAME, store.image(digest)
+    name, digest = store.resolve(ref)
+    return name, store.image(digest)
+
+
+def image_config(data_root, ref):
+    """The ImageConfig of ``ref`` (for ``run`` defaults and ``image inspect``)."""
+    from .config import ImageConfig
+    _name, image = find_image(data_root, ref)
+    return ImageConfig.from_json(image.config, image.id)
+
+
+def prepare_rootfs(data_root, ref_or_dir, container_id, state_dir):
+    """(rootfs path, ImageConfig or None): a ready root for the container."""
+    from ..errors import NotFound
+    if looks_like_path(ref_or_dir):
+        path = os.path.abspath(ref_or_dir)
+        if not os.path.isdir(path):
+            raise NotFound(f"root filesystem directory {path} does not exist", op="rootfs")
+        return path, None
+    from .config import ImageConfig
+    from .overlay import mount_rootfs, unmount_rootfs
+    from .store import Store
+    _name, image = find_image(data_root, ref_or_dir)
+    layers = Store(data_root).image_layer_dirs(image)
+    container_dir = overlay_dir(data_root, container_id)
+    merged = os.path.join(state_dir, "rootfs")
+    try:
+        mount_rootfs(layers, container_dir, merged, image.diff_ids)
+    except BaseException:
+        unmount_rootfs(container_dir, merged)
+        raise
+    return merged, ImageConfig.from_json(image.config, image.id)
+
+
+def release_rootfs(data_root, container_id, state_dir=None):
+    """Unmount and delete the container's overlay root; nothing there is success."""
+    from .overlay import unmount_rootfs
+    container_dir = overlay_dir(data_root, container_id)
+    merged = os.path.join(state_dir, "rootfs") if state_dir else None
+    unmount_rootfs(container_dir, merged)
+
+
+def container_upper_dir(data_root, container_id):
+    """The container's own writable layer (what ``commit`` and ``diff`` read)."""
+    return os.path.join(overlay_dir(data_root, container_id), "upper")

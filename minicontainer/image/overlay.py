@@ -1,0 +1,146 @@
+"""A copy-on-write root per container: overlayfs over the image's layers.
+
+The image's unpacked layers are the read-only lower directories, shared by
+every container of that image; the container writes only into its own
+``upper`` directory (``work`` is overlayfs's scratch space, same filesystem).
+``lower.json`` records what was mounted where, so the root can be released
+from that record alone, and the store's garbage collector keeps those layers.
+"""
+
+import errno
+import os
+
+from ..errors import SetupError, SpecError
+from .files import read_json, remove_tree, write_json
+
+# The mount(2) data argument is copied into one page; beyond that the kernel
+# truncates it.  Leave room for upperdir/workdir and the other options.
+_MAX_MOUNT_DATA = 4000
+_RECORD = "lower.json"
+
+
+def upper_dir(container_dir):
+    return os.path.join(container_dir, "upper")
+
+
+def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
+    """Mount overlayfs over ``layers`` (bottom first) at ``merged``; returns its path.
+
+    ``merged`` defaults to ``<container_dir>/merged``.  An empty ``layers``
+    (a scratch image) gets an empty lower directory.
+    """
+    from ..linux import syscalls
+    container_dir = os.path.abspath(container_dir)
+    merged = os.path.abspath(merged or os.path.join(container_dir, "merged"))
+    layers = [os.path.abspath(path) for path in layers]
+    upper, work = upper_dir(container_dir), os.path.join(container_dir, "work")
+    for path in layers + [upper, work, merged]:
+        if any(ch in path for ch in ",:\\\n"):
+            raise SpecError(f"overlay path may not contain ',', ':' or '\\': {path}")
+    os.makedirs(container_dir, mode=0o700, exist_ok=True)
+    for path in (upper, work, merged):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    if not layers:
+        empty = os.path.join(container_dir, "empty")
+        os.makedirs(empty, mode=0o755, exist_ok=True)
+        layers = [empty]
+    write_json(os.path.join(container_dir, _RECORD),
+               {"lower": layers, "diff_ids": list(diff_ids), "merged": merged})
+
+    # overlayfs lists lowerdirs top first.
+    lower_paths, cwd_for_mount = _lower_argument(list(reversed(layers)), container_dir)
+    data = f"lowerdir={lower_paths},upperdir={upper},workdir={work},index=off"
+    why = (f"make the container's root copy-on-write: {len(layers)} shared image layer(s) "
+           f"read-only below, this container's own writable directory on top")
+    if cwd_for_mount is None:
+        syscalls.mount("overlay", merged, "overlay", 0, data, why=why)
+        return merged
+    saved = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        syscalls.chdir(cwd_for_mount, why="the layer list is too long for one page of mount "
+                                          "options; name each layer by a short link here")
+        syscalls.mount("overlay", merged, "overlay", 0, data, why=why)
+    finally:
+        os.fchdir(saved)
+        os.close(saved)
+    return merged
+
+
+def _lower_argument(lowers, container_dir):
+    """(lowerdir string, directory to chdir into or None) that fits in one page.
+
+    When the absolute paths are too long, each layer gets a short symlink
+    ``<container_dir>/l/<n>`` and the mount names them relative to the
+    container directory (the kernel resolves them once, at mount time).
+    """
+    text = ":".join(lowers)
+    if len(text) < _MAX_MOUNT_DATA - 512:
+        return text, None
+    links = os.path.join(container_dir, "l")
+    os.makedirs(links, mode=0o700, exist_ok=True)
+    names = []
+    for number, path in enumerate(lowers):
+        link = os.path.join(links, str(number))
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(path, link)
+        names.append(f"l/{number}")
+    relative = ":".join(names)
+    if len(relative) >= _MAX_MOUNT_DATA - 512:
+        raise SetupError(f"too many layers ({len(lowers)}) for one overlay mount",
+                         op="mount overlay")
+    return relative, container_dir
+
+
+def is_mounted(path):
+    """True if ``path`` is a mount point (mountinfo, not a device-number guess)."""
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as handle:
+            for line in handle:
+                point = line.split(b" ", 5)[4]
+                if _unescape(point) == path:
+                    return True
+    except FileNotFoundError:
+        return os.path.ismount(path)
+    return False
+
+
+def _unescape(raw):
+    import re
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw).decode(
+        errors="surrogateescape")
+
+
+def unmount_rootfs(container_dir, merged=None):
+    """Unmount the container's root and delete upper/work; safe to call again."""
+    from ..linux import syscalls
+    from ..linux.constants import MNT_DETACH
+    container_dir = os.path.abspath(container_dir)
+    record = read_json(os.path.join(container_dir, _RECORD), {}) or {}
+    merged = record.get("merged") or merged or os.path.join(container_dir, "merged")
+    why = "release the container's copy-on-write root"
+    for _attempt in range(8):  # a root mounted more than once unmounts one layer per call
+        if not is_mounted(merged):
+            break
+        try:
+            syscalls.umount2(merged, 0, why=why)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                break
+            if exc.errno != errno.EBUSY:
+                raise SetupError(exc.strerror, op="umount overlay", path=merged,
+                                 errno=exc.errno) from None
+            syscalls.umount2(merged, MNT_DETACH,
+                             why="something still uses the root; detach it now, the kernel "
+                                 "frees it when the last user is gone")
+    if is_mounted(merged):
+        raise SetupError("still mounted", op="umount overlay", path=merged)
+    try:
+        os.rmdir(merged)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ENOTEMPTY:
+            raise
+    remove_tree(container_dir)
