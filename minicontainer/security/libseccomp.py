@@ -31,6 +31,7 @@ ACTIONS = {
 
 # enum scmp_filter_attr
 ATTR_CTL_NNP = 3
+ATTR_API_SYSRAWRC = 9  # report the kernel's errno instead of ECANCELED (2.5+)
 NR_SCMP_ERROR = -1
 
 _lib = None

@@ -34,11 +34,25 @@ _MACHINES = {
 }
 
 
-class Rule(Record):
-    """One syscall's action; ``args`` holds (index, op, value, value_two) ANDed."""
+class Rule(tuple):
+    """One syscall's action; ``args`` holds (index, op, value, value_two) ANDed.
 
-    FIELDS = (("syscall", ""), ("action", "SCMP_ACT_ALLOW"), ("errno", None), ("args", ()))
-    __slots__ = tuple(name for name, _ in FIELDS)
+    A tuple underneath: a filter has ~400 of these and a Record costs
+    several microseconds each to build.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, syscall, action="SCMP_ACT_ALLOW", errno=None, args=()):
+        return tuple.__new__(cls, (syscall, action, errno, tuple(args)))
+
+    syscall = property(lambda self: self[0])
+    action = property(lambda self: self[1])
+    errno = property(lambda self: self[2])
+    args = property(lambda self: self[3])
+
+    def __repr__(self):
+        return f"Rule({self[0]!r}, {self[1]!r}, errno={self[2]!r}, args={self[3]!r})"
 
 
 class Filter(Record):
@@ -191,7 +205,7 @@ def build_filter(profile, caps, machine=None, release=None):
                   else [conditions])
         for name in names:
             for group in groups:
-                rules.append(Rule(syscall=name, action=action, errno=errno, args=group))
+                rules.append(Rule(name, action, errno, group))
     return Filter(default_action=default_action, default_errno=default_errno,
                   arches=_arches(profile, native), rules=tuple(rules))
 
@@ -291,6 +305,7 @@ def compile_filter(filt, machine=None):
         # We set no_new_privs ourselves when asked (--security-opt
         # no-new-privileges); otherwise the load relies on CAP_SYS_ADMIN, as runc does.
         _check(handle.seccomp_attr_set(ctx, ls.ATTR_CTL_NNP, 0), "seccomp_attr_set", "NNP")
+        handle.seccomp_attr_set(ctx, ls.ATTR_API_SYSRAWRC, 1)  # older libseccomp: ignored
         # Numbers libseccomp cannot name only hold for the native architecture,
         # so they go in while it is the only one in the filter.
         for rule, number in newer:
@@ -313,16 +328,15 @@ def compile_filter(filt, machine=None):
 
 
 def _add_rule(handle, ctx, rule, number):
-    import ctypes
     from . import libseccomp as ls
 
-    array = (ls.ArgCmp * max(len(rule.args), 1))()
-    for i, (index, op, value, value_two) in enumerate(rule.args):
-        array[i] = ls.ArgCmp(index, ls.OPS[op], value & 0xFFFFFFFFFFFFFFFF,
-                             value_two & 0xFFFFFFFFFFFFFFFF)
+    array = None
+    if rule.args:
+        array = (ls.ArgCmp * len(rule.args))(*(
+            ls.ArgCmp(index, ls.OPS[op], value & 0xFFFFFFFFFFFFFFFF, value_two & 0xFFFFFFFFFFFFFFFF)
+            for index, op, value, value_two in rule.args))
     result = handle.seccomp_rule_add_array(
-        ctx, ls.action_value(rule.action, rule.errno), number, len(rule.args),
-        ctypes.cast(array, ctypes.POINTER(ls.ArgCmp)))
+        ctx, ls.action_value(rule.action, rule.errno), number, len(rule.args), array)
     _check(result, "seccomp_rule_add", rule.syscall)
 
 

@@ -211,3 +211,51 @@ def test_raising_a_hard_limit_without_cap_sys_resource_is_a_clear_error():
     assert state == "error"
     assert "SetupError" in message and "CAP_SYS_RESOURCE" in message
     assert "2000" in message and "1000" in message
+
+
+@needs_libseccomp
+def test_custom_profile_file_is_loaded(tmp_path):
+    import json
+    profile = tmp_path / "mctest-profile.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
+             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["no_such_syscall_mctest"], "action": "SCMP_ACT_ERRNO"},
+        ]}))
+
+    def setup():
+        plan = security.prepare(Security(seccomp=str(profile)))
+        if plan.seccomp.skipped != ["no_such_syscall_mctest"]:
+            raise AssertionError(f"skipped {plan.seccomp.skipped}")
+        security.apply_before_user(plan)
+        security.apply_after_user(plan, 0)
+    state, out = run_in_child(setup)
+    assert state == "ok", out
+    calls = out["calls"]
+    assert out["status"]["Seccomp"] == "2"
+    assert calls["keyctl"] == "EACCES"            # the profile's own errno
+    assert calls["socket_unix"] == "EAFNOSUPPORT"  # AF_UNIX (1) refused by an argument rule
+    assert calls["unshare_uts"] == "EPERM"         # default allow, but no CAP_SYS_ADMIN left
+    assert calls["clone3"] == "EINVAL"             # allowed by this profile
+
+
+@needs_libseccomp
+def test_loading_without_sys_admin_or_no_new_privs_says_why():
+    from minicontainer.errors import SetupError
+
+    def setup():
+        plan = security.prepare(Security())
+        security.apply_ulimits(plan.ulimits)
+        security.drop_bounding(plan.caps)
+        security.set_process_caps(plan.caps, 0)   # CAP_SYS_ADMIN gone: too late
+        try:
+            plan.seccomp.load()
+        except SetupError as exc:
+            return {"errno": exc.errno, "text": str(exc)}
+        return {"errno": None}
+    state, seen = run_in_child(setup, exec_probe=False)
+    assert state == "ok", seen
+    assert seen["errno"] == 13 and "CAP_SYS_ADMIN or no_new_privs" in seen["text"]
