@@ -44,13 +44,13 @@ def attach(data_root, container_id, pid, network_name="bridge", options=None, *,
         wanted += ports.exposed(exposed)
     _check_options(options)
     if network_name in DEFAULT_NAMES or network_name is None:
+        if options.ip or options.aliases:
+            from ..errors import SpecError
+            what = "--ip" if options.ip else "--network-alias"
+            raise SpecError(f"{what} is supported on user-defined networks only")
         definition = manage.ensure_default(data_root, prefix)
     else:
         definition = store.find(data_root, network_name)
-    if definition.get("default") and (options.ip or options.aliases):
-        from ..errors import SpecError
-        what = "--ip" if options.ip else "--network-alias"
-        raise SpecError(f"{what} is supported on user-defined networks only")
     net_id = definition["id"]
     net_dir = store.network_dir(data_root, net_id)
     settings = store.settings(data_root)
