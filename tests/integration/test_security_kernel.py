@@ -259,3 +259,47 @@ def test_loading_without_sys_admin_or_no_new_privs_says_why():
     state, seen = run_in_child(setup, exec_probe=False)
     assert state == "ok", seen
     assert seen["errno"] == 13 and "CAP_SYS_ADMIN or no_new_privs" in seen["text"]
+
+
+# x86_64 machine code: int 0x80 (the 32-bit system call ABI) with eax=nr,
+# ebx=arg; returns eax.  A classic way around a filter that only knows the
+# 64-bit table: Docker's filter covers the x86 and x32 tables too.
+_INT80 = bytes([0x53, 0x89, 0xF8, 0x89, 0xF3, 0xCD, 0x80, 0x5B, 0xC3])
+_X86_GETPID, _X86_UNSHARE, _X86_KEYCTL = 20, 310, 288
+
+
+def _int80():
+    import ctypes
+    import mmap
+    region = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    region.write(_INT80)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    call = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)(address)
+    call.region = region  # keep the mapping alive
+    return call
+
+
+def _has_ia32_emulation():
+    if os.uname().machine != "x86_64":
+        return False
+    state, seen = run_in_child(lambda: _int80()(_X86_GETPID, 0) == os.getpid(),
+                               exec_probe=False)
+    return state == "ok" and seen is True
+
+
+@needs_libseccomp
+def test_32bit_syscall_table_is_filtered_too():
+    if not _has_ia32_emulation():
+        pytest.skip("machine lacks x86 32-bit syscall emulation (int 0x80)")
+
+    def setup():
+        call = _int80()
+        seccomp.compile_filter(seccomp.filter_for(Security(), capabilities.DOCKER_DEFAULTS)).load()
+        return {"getpid": call(_X86_GETPID, 0) == os.getpid(),
+                "unshare": call(_X86_UNSHARE, 0x04000000),
+                "keyctl": call(_X86_KEYCTL, 0)}
+    state, seen = run_in_child(setup, exec_probe=False)
+    assert state == "ok", seen
+    assert seen["getpid"] is True            # allowed in the 32-bit table as well
+    assert seen["unshare"] == -1             # -EPERM: denied, not killed
+    assert seen["keyctl"] == -1

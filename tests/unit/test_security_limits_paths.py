@@ -68,3 +68,21 @@ def test_default_masks_match_docker(tmp_path):
 def test_privileged_or_unconfined_lifts_masks(security):
     assert paths.masked_paths(security) == ()
     assert paths.readonly_paths(security) == ()
+
+
+def test_security_opts(tmp_path):
+    import json
+
+    from minicontainer.security.options import parse_security_opts
+
+    profile = tmp_path / "mctest-profile.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW"}))
+    assert parse_security_opts(["seccomp=unconfined", "no-new-privileges",
+                                "systempaths=unconfined", "apparmor=unconfined"]) == {
+        "seccomp": "unconfined", "no_new_privileges": True, "systempaths_unconfined": True}
+    assert parse_security_opts(["no-new-privileges:false"]) == {"no_new_privileges": False}
+    assert parse_security_opts([f"seccomp={profile}"]) == {"seccomp": str(profile)}
+    for bad in ("seccomp=", "no-new-privileges=maybe", "systempaths=open", "apparmor=docker",
+                "selinux", f"seccomp={tmp_path / 'missing.json'}"):
+        with pytest.raises(SpecError):
+            parse_security_opts([bad])
