@@ -55,27 +55,59 @@ def image_config(data_root, ref):
     return ImageConfig.from_json(image.config, image.id)
 
 
+def _cached_image(data_root, ref):
+    """What prepare needs, from the marshal run cache (no json, no re); None on a miss."""
+    import marshal
+    images = os.path.join(data_root, "images")
+    try:
+        with open(os.path.join(images, "names.cache"), "rb") as handle:
+            digest = marshal.load(handle).get(ref)
+        if digest is None:
+            return None
+        with open(os.path.join(images, "run", digest.partition(":")[2]), "rb") as handle:
+            cached = marshal.load(handle)
+    except (OSError, ValueError, EOFError, TypeError, AttributeError):
+        return None
+    if not all(os.path.isdir(path) for path in cached["layers"]):
+        return None
+    return cached
+
+
+def _image_for_run(data_root, ref):
+    """{layers, diff_ids, config, id} of ``ref``, unpacking layers if needed."""
+    cached = _cached_image(data_root, ref)
+    if cached is not None:
+        return cached
+    from .store import Store
+    store = Store(data_root)
+    _name, image = find_image(data_root, ref)
+    layers = store.image_layer_dirs(image)
+    if not os.path.exists(store.names_cache_path):
+        store.write_names_cache()
+    store.write_run_cache(image, layers)
+    return {"layers": layers, "diff_ids": image.diff_ids, "config": image.config,
+            "id": image.id}
+
+
 def prepare_rootfs(data_root, ref_or_dir, container_id, state_dir):
     """(rootfs path, ImageConfig or None): a ready root for the container."""
-    from ..errors import NotFound
     if looks_like_path(ref_or_dir):
         path = os.path.abspath(ref_or_dir)
         if not os.path.isdir(path):
+            from ..errors import NotFound
             raise NotFound(f"root filesystem directory {path} does not exist", op="rootfs")
         return path, None
     from .config import ImageConfig
     from .overlay import mount_rootfs, unmount_rootfs
-    from .store import Store
-    _name, image = find_image(data_root, ref_or_dir)
-    layers = Store(data_root).image_layer_dirs(image)
+    image = _image_for_run(data_root, ref_or_dir)
     container_dir = overlay_dir(data_root, container_id)
     merged = os.path.join(state_dir, "rootfs")
     try:
-        mount_rootfs(layers, container_dir, merged, image.diff_ids)
+        mount_rootfs(image["layers"], container_dir, merged, image["diff_ids"])
     except BaseException:
         unmount_rootfs(container_dir, merged)
         raise
-    return merged, ImageConfig.from_json(image.config, image.id)
+    return merged, ImageConfig.from_json(image["config"], image["id"])
 
 
 def release_rootfs(data_root, container_id, state_dir=None):

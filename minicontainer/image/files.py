@@ -1,8 +1,9 @@
 """Small file helpers the image store needs: atomic writes, a lock, hashing."""
 
-import hashlib
-import json
 import os
+
+_HEX = frozenset("0123456789abcdef")
+_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
 
 
 def atomic_write(path, data, mode=0o644):
@@ -21,11 +22,22 @@ def atomic_write(path, data, mode=0o644):
     os.replace(tmp, path)
 
 
+def split_digest(digest):
+    """(algorithm, hex) of a digest, checked without regular expressions (hot path)."""
+    algorithm, _, encoded = digest.partition(":") if isinstance(digest, str) else ("", "", "")
+    if _HEX_LENGTHS.get(algorithm) != len(encoded) or not _HEX.issuperset(encoded):
+        from ..errors import SpecError
+        raise SpecError(f"invalid digest {digest!r}: expected sha256:<64 hex digits>")
+    return algorithm, encoded
+
+
 def write_json(path, value):
+    import json
     atomic_write(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path, default=None):
+    import json
     try:
         with open(path, "rb") as handle:
             return json.loads(handle.read())
@@ -35,10 +47,12 @@ def read_json(path, default=None):
 
 def canonical_json(value):
     """The bytes we hash for manifests/configs we write ourselves (stable digests)."""
+    import json
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
 def sha256_digest(data):
+    import hashlib
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -64,6 +78,7 @@ class HashingReader:
     """Wrap a binary stream; hashes and counts every byte read through it."""
 
     def __init__(self, raw, algorithm="sha256"):
+        import hashlib
         self.raw = raw
         self.hash = hashlib.new(algorithm)
         self.algorithm = algorithm
@@ -94,10 +109,8 @@ class HashingReader:
 
 def remove_tree(path):
     """rm -rf that does not follow symlinks and treats a missing path as done."""
-    import shutil
+    from ..linux.fs import remove_tree as remove_dir  # no shutil: it imports re
     try:
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        pass
+        remove_dir(path)
     except NotADirectoryError:
         os.unlink(path)

@@ -11,7 +11,7 @@ import errno
 import os
 
 from ..errors import SetupError, SpecError
-from .files import read_json, remove_tree, write_json
+from .files import atomic_write, read_json, remove_tree
 
 # The mount(2) data argument is copied into one page; beyond that the kernel
 # truncates it.  Leave room for upperdir/workdir and the other options.
@@ -44,8 +44,9 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
         empty = os.path.join(container_dir, "empty")
         os.makedirs(empty, mode=0o755, exist_ok=True)
         layers = [empty]
-    write_json(os.path.join(container_dir, _RECORD),
-               {"lower": layers, "diff_ids": list(diff_ids), "merged": merged})
+    from ..linux.fs import dumps_json  # the C encoder alone: no json/re import on `run`
+    atomic_write(os.path.join(container_dir, _RECORD),
+                 dumps_json({"lower": layers, "diff_ids": list(diff_ids), "merged": merged}))
 
     # overlayfs lists lowerdirs top first.
     lower_paths, cwd_for_mount = _lower_argument(list(reversed(layers)), container_dir)
@@ -117,8 +118,9 @@ def unmount_rootfs(container_dir, merged=None):
     from ..linux import syscalls
     from ..linux.constants import MNT_DETACH
     container_dir = os.path.abspath(container_dir)
-    record = read_json(os.path.join(container_dir, _RECORD), {}) or {}
-    merged = record.get("merged") or merged or os.path.join(container_dir, "merged")
+    if merged is None:
+        record = read_json(os.path.join(container_dir, _RECORD), {}) or {}
+        merged = record.get("merged") or os.path.join(container_dir, "merged")
     why = "release the container's copy-on-write root"
     for _attempt in range(8):  # a root mounted more than once unmounts one layer per call
         if not is_mounted(merged):

@@ -20,8 +20,8 @@ and renamed into place, so a crash never leaves a half layer under its name.
 import os
 
 from ..errors import NotFound, SetupError, SpecError
-from . import reference as refs
-from .files import FileLock, HashingReader, atomic_write, read_json, remove_tree, write_json
+from .files import (FileLock, HashingReader, atomic_write, read_json, remove_tree, split_digest,
+                    write_json)
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -95,8 +95,7 @@ class Store:
     # -- blobs -----------------------------------------------------------------
 
     def blob_path(self, digest):
-        refs.check_digest(digest)
-        algorithm, encoded = digest.split(":", 1)
+        algorithm, encoded = split_digest(digest)
         return os.path.join(self.blobs_dir, algorithm, encoded)
 
     def has_blob(self, digest):
@@ -178,6 +177,7 @@ class Store:
             kept.append(desc)
             index["manifests"] = kept
             write_json(self.index_path, index)
+            self.write_names_cache(index)
 
     def remove_name(self, name):
         """Drop ``name``; returns its descriptor or None if it was not there."""
@@ -193,7 +193,42 @@ class Store:
             if found is not None:
                 index["manifests"] = kept
                 write_json(self.index_path, index)
+                self.write_names_cache(index)
         return found
+
+    # -- the run cache: what `run` needs, readable without json or re --------------
+
+    @property
+    def names_cache_path(self):
+        return os.path.join(self.images_dir, "names.cache")
+
+    def run_cache_path(self, manifest_digest):
+        return os.path.join(self.images_dir, "run", split_digest(manifest_digest)[1])
+
+    def write_names_cache(self, index=None):
+        """marshal {name or familiar alias: manifest digest}, rewritten with the index."""
+        import marshal
+        from . import reference as refs
+        names = {}
+        for desc in (index or self._index())["manifests"]:
+            name = desc.get("annotations", {}).get(REF_NAME)
+            if not name:
+                continue
+            ref = refs.parse(name)
+            aliases = [name, ref.familiar()]
+            if ref.tag == refs.DEFAULT_TAG and not ref.digest:
+                aliases += [ref.repository, ref.familiar_repository]
+            for alias in aliases:
+                names.setdefault(alias, desc["digest"])
+            names[name] = desc["digest"]
+        atomic_write(self.names_cache_path, marshal.dumps(names))
+
+    def write_run_cache(self, image, layer_dirs):
+        import marshal
+        os.makedirs(os.path.join(self.images_dir, "run"), mode=0o700, exist_ok=True)
+        atomic_write(self.run_cache_path(image.manifest_digest), marshal.dumps(
+            {"layers": list(layer_dirs), "diff_ids": image.diff_ids, "config": image.config,
+             "id": image.id}))
 
     def fast_lookup(self, name):
         """The descriptor stored under the exact full ``name``, or None (no parsing)."""
@@ -204,6 +239,7 @@ class Store:
 
     def resolve(self, text):
         """(name or None, manifest digest) for a name, digest reference or image id."""
+        from . import reference as refs
         entries = self.entries()
         if refs.is_image_id(text):
             digest = text if text.startswith("sha256:") else "sha256:" + text
@@ -267,8 +303,7 @@ class Store:
     # -- layers ----------------------------------------------------------------
 
     def layer_dir(self, diff_id):
-        refs.check_digest(diff_id, what="diff id")
-        return os.path.join(self.layers_dir, diff_id.split(":", 1)[1], "diff")
+        return os.path.join(self.layers_dir, split_digest(diff_id)[1], "diff")
 
     def has_layer(self, diff_id):
         return os.path.isdir(self.layer_dir(diff_id))
@@ -348,6 +383,9 @@ class Store:
                     path = os.path.join(sha_dir, name)
                     freed += os.path.getsize(path)
                     os.unlink(path)
+            for name in _listdir(os.path.join(self.images_dir, "run")):
+                if "sha256:" + name not in blobs:
+                    os.unlink(os.path.join(self.images_dir, "run", name))
             for name in _listdir(self.layers_dir):
                 if "sha256:" + name not in diff_ids and not name.startswith(".tmp"):
                     record = read_json(os.path.join(self.layers_dir, name, "layer.json"), {})

@@ -13,6 +13,8 @@ from minicontainer.image.store import Store
 
 from image_helpers import add_tar_image, disk_usage, entry, make_busybox_tree, make_tar
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="machine lacks root (overlay mounts)"),
     pytest.mark.skipif("overlay" not in open("/proc/filesystems").read(),
@@ -177,3 +179,25 @@ def test_gc_keeps_layers_of_mounted_containers(roots):
     assert store.gc() > 0
     assert os.listdir(store.layers_dir) == []
     assert os.listdir(os.path.join(store.blobs_dir, "sha256")) == []
+
+
+def test_prepared_image_root_needs_neither_json_nor_re(roots):
+    """The run cache keeps `run IMAGE` off the json/re imports (about 10 ms here)."""
+    import sys
+    data, state = roots
+    sdir = container_state(state, "warm")
+    image.prepare_rootfs(data, "busybox", "warm", sdir)
+    image.release_rootfs(data, "warm", sdir)
+    sdir = container_state(state, "fast")
+    probe = (
+        "import sys\n"
+        "from minicontainer import image\n"
+        f"root, config = image.prepare_rootfs({data!r}, 'busybox', 'fast', {sdir!r})\n"
+        "print(config.cmd, 'json' in sys.modules, 're' in sys.modules)\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=REPO), check=True).stdout
+        assert out.split() == ["('sh',)", "False", "False"]
+    finally:
+        image.release_rootfs(data, "fast", sdir)
