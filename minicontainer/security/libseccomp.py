@@ -67,6 +67,9 @@ def lib():
             ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
             ctypes.POINTER(ArgCmp)]
         handle.seccomp_load.argtypes = [ctypes.c_void_p]
+        handle.seccomp_arch_native.restype = ctypes.c_uint32
+        handle.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
+        handle.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
         _lib = handle
     return _lib
 
@@ -91,3 +94,17 @@ def syscall_number(name):
     """Native number of ``name``; negative pseudo-numbers for other arches' calls,
     NR_SCMP_ERROR (-1) when libseccomp does not know the name at all."""
     return lib().seccomp_syscall_resolve_name(name.encode())
+
+
+def syscall_name(number):
+    """The native name of syscall ``number``, or None if libseccomp has none."""
+    handle = lib()
+    pointer = handle.seccomp_syscall_resolve_num_arch(handle.seccomp_arch_native(), number)
+    if not pointer:
+        return None
+    try:
+        return ctypes.string_at(pointer).decode()
+    finally:
+        libc = ctypes.CDLL(None)
+        libc.free.argtypes = [ctypes.c_void_p]
+        libc.free(pointer)
