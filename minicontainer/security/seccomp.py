@@ -151,7 +151,12 @@ def _conditions(entry, where):
         if op not in OPS:
             raise SpecError(f"seccomp profile: unknown comparison {op!r} in {where}",
                             op="seccomp")
-        conditions.append((index, op, int(arg.get("value", 0)), int(arg.get("valueTwo", 0))))
+        try:
+            value, value_two = int(arg.get("value", 0)), int(arg.get("valueTwo", 0))
+        except (TypeError, ValueError):
+            raise SpecError(f"seccomp profile: argument values must be integers in {where}",
+                            op="seccomp") from None
+        conditions.append((index, op, value, value_two))
     return tuple(conditions)
 
 
@@ -228,10 +233,11 @@ def filter_for(security, caps, machine=None, release=None):
 class Compiled:
     """A libseccomp context holding the filter, ready to load."""
 
-    def __init__(self, ctx, rule_count, skipped):
+    def __init__(self, ctx, rule_count, skipped, default_action="SCMP_ACT_ERRNO"):
         self.ctx = ctx
         self.rule_count = rule_count
         self.skipped = skipped  # syscall names libseccomp does not know
+        self.default_action = default_action
 
     def load(self):
         """Install the filter in the kernel for this process (irreversible).
@@ -245,11 +251,12 @@ class Compiled:
         if self.ctx is None:
             raise SetupError("seccomp filter was already loaded or released", op="seccomp_load")
         handle = libseccomp.lib()
+        rest = ("every other syscall fails" if self.default_action == "SCMP_ACT_ERRNO"
+                else f"others: {self.default_action}")
         try:
             seam.seccomp_load(lambda: handle.seccomp_load(self.ctx), self.rule_count,
                               why=f"install the seccomp filter ({self.rule_count} rules; "
-                                  "every other syscall fails) for the container and its "
-                                  "children")
+                                  f"{rest}) for the container and all its children")
         except OSError as exc:
             hint = (" (needs CAP_SYS_ADMIN or no_new_privs when loaded)"
                     if exc.errno == 13 else "")
@@ -289,7 +296,7 @@ def compile_filter(filt, machine=None):
     ctx = handle.seccomp_init(ls.action_value(filt.default_action, filt.default_errno))
     if not ctx:
         raise SetupError("seccomp_init failed", op="seccomp")
-    compiled = Compiled(ctx, 0, [])
+    compiled = Compiled(ctx, 0, [], filt.default_action)
     known, newer = [], []
     for rule in filt.rules:
         number = ls.syscall_number(rule.syscall)
