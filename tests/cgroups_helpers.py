@@ -20,7 +20,7 @@ from minicontainer.cgroups import create_manager
 PATIENCE = 300
 
 PROBE = r"""
-import os, sys
+import os, signal, sys
 mode, arg = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
 say = lambda text: os.write(1, text.encode() + b"\n")
 os.read(0, 1)                                   # "go": we are in the cgroup now
@@ -36,12 +36,12 @@ elif mode == "forks":
             say(f"made {made} then errno {exc.errno}")
             break
         if pid == 0:
-            os.pause()
+            signal.pause()
             os._exit(0)
         made += 1
     else:
         say(f"made {made}")
-    os.pause()
+    signal.pause()
 elif mode == "spin":
     say("spinning")
     while True:

@@ -61,6 +61,25 @@ def device_numbers(path):
     return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
 
 
+def needed_controllers(resources):
+    """The (v2) names of the controllers the limits in ``resources`` write to."""
+    if resources is None:
+        return set()
+    r = resources
+    need = set()
+    if r.memory or r.memory_swap or r.memory_reservation:
+        need.add("memory")
+    if r.cpus or r.cpu_shares or r.cpu_quota or r.cpu_period:
+        need.add("cpu")
+    if r.cpuset_cpus is not None or r.cpuset_mems is not None:
+        need.add("cpuset")
+    if r.pids_limit:
+        need.add("pids")
+    if r.blkio_weight or r.device_read_bps or r.device_write_bps:
+        need.add("io")
+    return need
+
+
 def wait_until(predicate, seconds, what):
     """Poll ``predicate`` with a growing pause; SetupError after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -111,6 +130,37 @@ class CgroupManager:
     # -- the interface ----------------------------------------------------------
 
     def create(self):
+        """Make the cgroup and write the limits given to create_manager.
+
+        Everything that can be refused without touching the system (a device
+        that is not a block device, a controller this host lacks) is checked
+        first; if a later step fails, what was made is removed again.
+        """
+        self.check(self.resources)
+        try:
+            self._create()
+            if self.resources is not None:
+                self.apply(self.resources)
+        except BaseException:
+            try:
+                self.destroy()
+            except Exception:
+                pass            # the first error is the one worth reporting
+            raise
+
+    def check(self, resources):
+        """Refuse limits this host cannot apply, before anything is made."""
+        if resources is None:
+            return
+        for attr in ("device_read_bps", "device_write_bps"):
+            for device, _rate in getattr(resources, attr):
+                device_numbers(device)
+        self._check_controllers(needed_controllers(resources))
+
+    def _create(self):
+        raise NotImplementedError
+
+    def _check_controllers(self, needed):
         raise NotImplementedError
 
     def add_pid(self, pid):

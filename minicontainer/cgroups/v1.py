@@ -40,7 +40,14 @@ class V1Manager(CgroupManager):
 
     # -- create / join ------------------------------------------------------------
 
-    def create(self):
+    def _check_controllers(self, needed):
+        flags = {"memory": "--memory", "cpu": "CPU limits", "cpuset": "--cpuset-cpus/-mems",
+                 "pids": "--pids-limit", "io": "--blkio-weight/--device-*-bps"}
+        for name in sorted(needed):
+            if name != "cpu":       # Docker only warns when CPU limits cannot be applied
+                self._need("blkio" if name == "io" else name, flags[name])
+
+    def _create(self):
         done = set()
         for controller, leaf in self._dirs.items():
             if leaf in done:
@@ -49,8 +56,6 @@ class V1Manager(CgroupManager):
             copy_cpuset = controller == "cpuset" or self._dirs.get("cpuset") == leaf
             self._make_tree(leaf, self._bases[controller],
                             self._init_cpuset if copy_cpuset else _nothing)
-        if self.resources is not None:
-            self.apply(self.resources)
 
     def _init_cpuset(self, path, existed):
         # A new v1 cpuset starts with empty cpus and mems, and the kernel refuses

@@ -24,7 +24,8 @@ import signal
 from ..errors import SetupError
 from ..linux import cgroupfs, syscalls
 from ..units import DEFAULT_CPU_PERIOD, human_bytes
-from .base import FREEZE_WAIT_SECONDS, CgroupManager, device_numbers, wait_until
+from .base import (FREEZE_WAIT_SECONDS, CgroupManager, device_numbers, needed_controllers,
+                   wait_until)
 
 CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
 
@@ -37,25 +38,6 @@ def shares_to_weight(shares):
 def blkio_to_io_weight(weight):
     """Docker's --blkio-weight (10..1000) → v2 io.weight (1..10000), as runc does."""
     return 1 + ((weight - 10) * 9999) // 990
-
-
-def needed_controllers(resources):
-    """Which controllers the limits in ``resources`` write to."""
-    if resources is None:
-        return set()
-    r = resources
-    need = set()
-    if r.memory or r.memory_swap or r.memory_reservation:
-        need.add("memory")
-    if r.cpus or r.cpu_shares or r.cpu_quota or r.cpu_period:
-        need.add("cpu")
-    if r.cpuset_cpus is not None or r.cpuset_mems is not None:
-        need.add("cpuset")
-    if r.pids_limit:
-        need.add("pids")
-    if r.blkio_weight or r.device_read_bps or r.device_write_bps:
-        need.add("io")
-    return need
 
 
 class V2Manager(CgroupManager):
@@ -74,14 +56,26 @@ class V2Manager(CgroupManager):
 
     # -- create / join ------------------------------------------------------------
 
-    def create(self):
+    def _check_controllers(self, needed):
+        if self._base is None:
+            return          # rebuilt from a record: the cgroup exists already
+        path = os.path.join(self._base, "cgroup.controllers")
+        try:
+            available = set(cgroupfs.read(path).split())
+        except OSError as exc:
+            raise SetupError(exc.strerror, op="create cgroup", path=path,
+                             errno=exc.errno) from None
+        missing = needed - available
+        if missing:
+            raise SetupError(f"the {', '.join(sorted(missing))} cgroup controller(s) are not "
+                             f"delegated to {self._base}", op="create cgroup", path=self._base)
+
+    def _create(self):
         need = needed_controllers(self.resources)
         self._enable_controllers(self._base, need, ours=False)
         self._make_tree(self.leaf, self._base,
                         lambda path, existed: path != self.leaf and
                         self._enable_controllers(path, need, ours=True))
-        if self.resources is not None:
-            self.apply(self.resources)
 
     def _enable_controllers(self, directory, need, ours):
         """Turn on, for ``directory``'s children, every controller we can use.

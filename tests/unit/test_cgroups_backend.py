@@ -131,6 +131,11 @@ def v2(tmp_path, monkeypatch):
     return kernel
 
 
+def fake_numbers(monkeypatch, backend):
+    for module in ("base", backend):
+        monkeypatch.setattr(f"minicontainer.cgroups.{module}.device_numbers", lambda path: "8:0")
+
+
 def resources(**options):
     return units.parse_resources(options, cpus_available=(0, 1), mems_available=(0,))
 
@@ -264,7 +269,7 @@ def test_v1_unlimited_values(v1):
 
 
 def test_v1_device_rates_use_device_numbers(v1, monkeypatch):
-    monkeypatch.setattr("minicontainer.cgroups.v1.device_numbers", lambda path: "8:0")
+    fake_numbers(monkeypatch, "v1")
     manager = create_manager("mctest-a", resources(device_read_bps="/dev/sda:1mb",
                                                    device_write_bps="/dev/sda:2mb"),
                              layout=v1.layout)
@@ -278,6 +283,29 @@ def test_v1_device_must_be_a_block_device(v1):
                              layout=v1.layout)
     with pytest.raises(SpecError, match="not a block device"):
         manager.create()
+    assert not v1.writes and not manager.exists()      # refused before anything was made
+
+
+def test_v1_missing_controller_is_refused_before_mkdir(v1):
+    layout = Layout(HYBRID, v1={k: v for k, v in v1.layout.v1.items() if k != "pids"})
+    manager = create_manager("mctest-a", resources(pids_limit="5"), layout=layout)
+    with pytest.raises(SetupError, match="pids"):
+        manager.create()
+    assert not v1.writes and not manager.exists()
+
+
+def test_failed_create_removes_what_it_made(v1, monkeypatch):
+    manager = create_manager("mctest-a", resources(memory="64m"), layout=v1.layout)
+    real_write = v1.write
+
+    def failing(path, value, why):
+        if path.endswith("memory.limit_in_bytes"):
+            raise OSError(22, "Invalid argument", path)
+        real_write(path, value, why)
+    monkeypatch.setattr(cgroupfs, "write", failing)
+    with pytest.raises(SetupError, match="Invalid argument"):
+        manager.create()
+    assert not manager.exists()
 
 
 def test_v1_stats_and_oom(v1):
@@ -326,7 +354,7 @@ def test_v2_conversions_match_runc():
 
 
 def test_v2_create_apply_and_join(v2, monkeypatch):
-    monkeypatch.setattr("minicontainer.cgroups.v2.device_numbers", lambda path: "8:0")
+    fake_numbers(monkeypatch, "v2")
     r = resources(memory="512m", memory_swap="768m", memory_reservation="128m", cpus="0.5",
                   cpu_shares="1024", cpuset_cpus="0", cpuset_mems="0", pids_limit="5",
                   blkio_weight="500", device_read_bps="/dev/sda:1mb",
