@@ -77,9 +77,18 @@ def attach(data_root, container_id, pid, network_name="bridge", options=None, *,
         prefixlen = int(definition["subnet"].split("/")[1])
         mtu = definition.get("mtu", 1500)
         with veth.inside(pid) as inner:
-            inside_name = veth.free_name(inner)
-            veth.create(host, host_name, pid, inside_name, mac, mtu, bridge_index,
-                        definition["bridge"])
+            inside_name = "eth0"
+            try:
+                veth.create(host, host_name, pid, inside_name, mac, mtu, bridge_index,
+                            definition["bridge"])
+            except Exception as exc:
+                if getattr(exc, "code", None) != bridge.EEXIST:
+                    raise
+                # Already on another network (or the host end is a leftover):
+                # ask the netns for the next free ethN and try once more.
+                inside_name = veth.free_name(inner)
+                veth.create(host, host_name, pid, inside_name, mac, mtu, bridge_index,
+                            definition["bridge"])
             undo.callback(veth.delete, host, host_name)
             veth.configure(inner, inside_name, ip, prefixlen, definition["gateway"],
                            definition.get("internal"))

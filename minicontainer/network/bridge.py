@@ -7,7 +7,8 @@ NAT, the outside) via that address.
 
 from ..linux import netlog, syscalls
 
-EEXIST, ENODEV, EADDRNOTAVAIL = 17, 19, 99
+EEXIST, ENODEV = 17, 19
+IFF_UP = 1
 
 
 def ipr():
@@ -16,9 +17,19 @@ def ipr():
     return IPRoute()
 
 
+def get_link(ipr_, name):
+    """The link message of interface ``name`` (one netlink request), or None."""
+    try:
+        return ipr_.link("get", ifname=name)[0]
+    except Exception as exc:
+        if getattr(exc, "code", None) == ENODEV:
+            return None
+        raise
+
+
 def index_of(ipr_, name):
-    found = ipr_.link_lookup(ifname=name)
-    return found[0] if found else None
+    link = get_link(ipr_, name)
+    return None if link is None else link["index"]
 
 
 def ensure(ipr_, definition):
@@ -29,28 +40,31 @@ def ensure(ipr_, definition):
     Returns (interface index, whether the bridge had to be created).
     """
     name, mtu = definition["bridge"], definition.get("mtu", 1500)
-    prefixlen = int(definition["subnet"].split("/")[1])
-    index = index_of(ipr_, name)
-    created = index is None
+    link = get_link(ipr_, name)
+    if link is not None and link["flags"] & IFF_UP:
+        # The common case: one request.  An existing, up bridge was set up
+        # by us (its address is added before it is brought up).
+        return link["index"], False
+    created = link is None
     if created:
         _tolerate(EEXIST, netlog.step, "link add", (name, "bridge", mtu),
                   f"create the bridge (virtual switch) of network {definition['name']}",
                   ipr_.link, "add", ifname=name, kind="bridge", mtu=mtu)
-        index = index_of(ipr_, name)
+        link = get_link(ipr_, name)
         # 127.0.0.1:PORT published: DNATed packets keep their 127.x source
         # until masquerade, and the kernel drops such "martians" on a
         # non-loopback device unless route_localnet allows them.
         syscalls.write_file(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1",
                             why="let published ports work through 127.0.0.1")
+    index = link["index"]
+    prefixlen = int(definition["subnet"].split("/")[1])
     have = [a.get("address") for a in ipr_.get_addr(index=index, family=2)]
     if definition["gateway"] not in have:
         _tolerate(EEXIST, netlog.step, "addr add", (name, f"{definition['gateway']}/{prefixlen}"),
-                  "the gateway address: the host end of the subnet", ipr_.addr, "add", index=index, address=definition["gateway"],
-                  prefixlen=prefixlen)
-    link = ipr_.get_links(index)[0]
-    if not link["flags"] & 1:  # IFF_UP
-        netlog.step("link set up", (name,), "bring the bridge up",
-                    ipr_.link, "set", index=index, state="up")
+                  "the gateway address: the host end of the subnet", ipr_.addr, "add",
+                  index=index, address=definition["gateway"], prefixlen=prefixlen)
+    netlog.step("link set up", (name,), "bring the bridge up",
+                ipr_.link, "set", index=index, state="up")
     return index, created
 
 

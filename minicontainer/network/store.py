@@ -51,8 +51,8 @@ def settings(data_root, prefix=None):
     data = read_json(path, None)
     if data is None:
         wanted = prefix or os.environ.get("MINICONTAINER_NET_PREFIX") or DEFAULT_PREFIX
-        if not re.fullmatch(r"[a-z][a-z0-9]{0,5}", wanted):
-            raise SpecError(f"invalid network name prefix {wanted!r}: 1-6 lowercase letters/digits")
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", wanted):
+            raise SpecError(f"invalid network name prefix {wanted!r}: 1-7 lowercase letters or digits")
         data = {"prefix": wanted}
         write_json(path, data)
     return data

@@ -14,7 +14,9 @@ import os
 from ..errors import SetupError
 from ..linux import netlog, syscalls
 from ..linux.constants import CLONE_NEWNET
-from .bridge import ENODEV, EEXIST, _tolerate, index_of
+from .bridge import EEXIST, ENODEV, _tolerate, index_of
+
+LOOPBACK_INDEX = 1  # the kernel gives lo index 1 in every network namespace
 
 
 def mac_for(ip):
@@ -66,17 +68,15 @@ def free_name(inner):
 
 
 def create(host, host_name, pid, inside_name, mac, mtu, bridge_index, bridge_name):
-    """Create the pair (peer straight into the netns) and plug the host end in."""
-    netlog.step("link add", (host_name, "veth", f"peer {inside_name} in netns of pid {pid}",
-                             mac, mtu),
-                "create the container's cable: one end on the host, the other inside",
-                host.link, "add", ifname=host_name, kind="veth", mtu=mtu,
+    """Create the pair in one request: host end plugged into the bridge and
+    up, peer straight into the container's netns with its name, MAC and MTU."""
+    netlog.step("link add", (host_name, "veth", f"master {bridge_name}", "up",
+                             f"peer {inside_name} in netns of pid {pid}", mac, mtu),
+                "create the container's cable: one end plugged into the bridge, "
+                "the other inside the container",
+                host.link, "add", ifname=host_name, kind="veth", mtu=mtu, master=bridge_index,
+                state="up",
                 peer={"ifname": inside_name, "net_ns_pid": pid, "address": mac, "mtu": mtu})
-    index = index_of(host, host_name)
-    netlog.step("link set", (host_name, f"master {bridge_name}", "up"),
-                "plug the host end into the network's bridge and bring it up",
-                host.link, "set", index=index, master=bridge_index, state="up")
-    return index
 
 
 def configure(inner, name, ip, prefixlen, gateway, internal):
@@ -87,9 +87,8 @@ def configure(inner, name, ip, prefixlen, gateway, internal):
               address=ip, prefixlen=prefixlen)
     netlog.step("link set up", (name,), "bring the container's interface up",
                 inner.link, "set", index=index, state="up")
-    lo = index_of(inner, "lo")
     netlog.step("link set up", ("lo",), "the container's own loopback",
-                inner.link, "set", index=lo, state="up")
+                inner.link, "set", index=LOOPBACK_INDEX, state="up")
     if internal:
         return
     _tolerate(EEXIST, netlog.step, "route add", ("default", f"via {gateway}", name),
@@ -99,10 +98,12 @@ def configure(inner, name, ip, prefixlen, gateway, internal):
 
 def delete(host, host_name):
     """Delete the host end; the kernel removes its peer with it.  Idempotent."""
-    index = index_of(host, host_name)
-    if index is None:
+    try:
+        netlog.step("link del", (host_name,),
+                    "unplug the container: deleting one end of a veth removes both",
+                    host.link, "del", ifname=host_name)
+    except Exception as exc:
+        if getattr(exc, "code", None) != ENODEV:
+            raise
         return False
-    _tolerate(ENODEV, netlog.step, "link del", (host_name,),
-              "unplug the container: deleting one end of a veth removes both",
-              host.link, "del", index=index)
     return True

@@ -61,9 +61,12 @@ def net(tmp_path):
     before_forward = open("/proc/sys/net/ipv4/ip_forward").read()
     n = Net()
     yield n
+    from minicontainer.network import store
     for fake in n.made:
         fake.stop()
-        network.detach(n.root, fake.name * 4, None)
+    for definition in store.networks(n.root):  # whatever a failed test left attached
+        for endpoint in store.endpoints(n.root, definition["id"]):
+            network.detach(n.root, endpoint["container_id"], None)
     manage.reset(n.root)
     assert not links(), f"links left behind: {links()}"
     assert "mctest" not in nft_tables()
@@ -234,6 +237,54 @@ def test_steps_are_recorded_for_explain(net):
     finally:
         syscalls.set_recorder(None)
     ops = [op for op, _ in seen]
-    for op in ("link add", "addr add", "setns", "link set", "route add", "nft"):
+    for op in ("link add", "addr add", "setns", "link set up", "route add", "nft"):
         assert op in ops
     assert all(why for _, why in seen)
+
+
+def test_two_networks_give_eth0_and_eth1(net):
+    net.create("left")
+    net.create("right")
+    box, peer = net.container("multi"), net.container("peer")
+    r1 = net.attach(box, "left")
+    r2 = net.attach(box, "right")
+    assert (r1["interface"], r2["interface"]) == ("eth0", "eth1")
+    rp = net.attach(peer, "right")
+    assert peer.ping("multi") and peer.resolve("multi") == r2["ip"]
+    assert box.resolve("peer") == rp["ip"]
+    net.detach(box, [r1, r2])
+    assert "eth" not in box.run("ip", "-o", "link").stdout
+
+
+def _attach_in_child(root, index, pid, barrier, results):
+    from minicontainer import network
+    barrier.wait()
+    try:
+        record = network.attach(root, f"conc{index}", pid, "crowd", prefix="mctest")
+        results.put((index, record["ip"]))
+    except Exception as exc:  # reported to the parent, which fails the test
+        results.put((index, f"error: {exc}"))
+
+
+def test_concurrent_attaches_get_distinct_working_addresses(net):
+    import multiprocessing
+    net.create("crowd", subnet="10.213.40.0/24")
+    boxes = [net.container(f"k{i}") for i in range(12)]
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(len(boxes)), ctx.Queue()
+    workers = [ctx.Process(target=_attach_in_child,
+                           args=(net.root, i, box.pid, barrier, results))
+               for i, box in enumerate(boxes)]
+    for worker in workers:
+        worker.start()
+    got = dict(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not [v for v in got.values() if v.startswith("error")], got
+    assert len(set(got.values())) == len(boxes)
+    for i, box in enumerate(boxes):
+        assert got[i] in box.run("ip", "-o", "-4", "addr", "show", "eth0").stdout
+    assert boxes[0].ping(got[len(boxes) - 1])
+    for i, box in enumerate(boxes):
+        from minicontainer import network
+        network.detach(net.root, f"conc{i}", None)
