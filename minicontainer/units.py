@@ -9,7 +9,6 @@ and can be passed in, which is how the unit tests pin them.
 """
 
 import os
-import re
 
 from .errors import SpecError
 from .spec import Resources
@@ -19,11 +18,7 @@ MIN_CPU_SHARES, MAX_CPU_SHARES = 2, 262144
 DEFAULT_CPU_PERIOD = 100000           # what the kernel uses and --cpus assumes
 UNLIMITED = -1                        # "explicitly unlimited" (memory-swap, pids-limit)
 
-# go-units' RAMInBytes: a decimal number, an optional space, an optional
-# binary unit letter, an optional "i" and an optional "b", any case.
-_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _UNIT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_CPUS = re.compile(r"^(\d*)(?:\.(\d*))?$")
 
 
 def _fail(flag, value, reason):
@@ -32,12 +27,26 @@ def _fail(flag, value, reason):
 
 
 def ram_in_bytes(text):
-    """Docker's size syntax ('512m', '1g', '100k', '1.5GiB', '4096') → bytes."""
-    match = _SIZE.match(text.strip())
-    if not match or match.group(1).count(".") > 1:
+    """Docker's size syntax ('512m', '1g', '100k', '1.5GiB', '4096') → bytes.
+
+    As go-units' RAMInBytes: a decimal number, an optional space, then an
+    optional binary unit letter, an optional "i" and an optional "b", any case.
+    (Parsed by hand: importing ``re`` would cost milliseconds on ``run``.)
+    """
+    value = text.strip()
+    end = 0
+    while end < len(value) and (value[end].isdigit() or value[end] == "."):
+        end += 1
+    number, rest = value[:end], value[end:].lower()
+    rest = rest[1:] if rest.startswith(" ") else rest
+    unit = rest[:1] if rest[:1] in "kmgtp" else ""
+    rest = rest[len(unit):]
+    rest = rest[1:] if rest.startswith("i") else rest
+    rest = rest[1:] if rest.startswith("b") else rest
+    parts = number.split(".")
+    if rest or not number.isascii() or len(parts) > 2 or not all(p.isdigit() for p in parts):
         raise ValueError(f"invalid size: {text!r}")
-    number = float(match.group(1)) if "." in match.group(1) else int(match.group(1))
-    return int(number * _UNIT[(match.group(2) or "").lower()])
+    return int((float(number) if len(parts) == 2 else int(number)) * _UNIT[unit])
 
 
 def _size(flag, value):
@@ -56,10 +65,10 @@ def _int(flag, value):
 
 def parse_cpus(value):
     """'1.5' → 1500000000 nano-CPUs; Docker refuses more than 9 decimals."""
-    match = _CPUS.match(value.strip())
-    if not match or not (match.group(1) or match.group(2)):
+    whole, _, frac = value.strip().partition(".")
+    if not (whole or frac) or not all(p.isdigit() and p.isascii() for p in (whole, frac) if p):
         _fail("cpus", value, "not a decimal number of CPUs")
-    whole, frac = match.group(1) or "0", (match.group(2) or "").rstrip("0")
+    whole, frac = whole or "0", frac.rstrip("0")
     if len(frac) > 9:
         _fail("cpus", value, "value is too precise")
     return int(whole) * 10**9 + int((frac or "0").ljust(9, "0"))
