@@ -159,11 +159,61 @@ def apply(document, why):
 
 
 def _run_nft(text):
+    """Run the document through libnftables in-process, else the nft command.
+
+    libnftables is what ``nft`` itself is built on; calling it through
+    ctypes saves starting a process (~15-25 ms here on every published port).
+    """
+    library = _libnftables()
+    if library is not None:
+        return _run_library(library, text)
     try:
         done = subprocess.run(["nft", "-j", "-f", "-"], input=text, capture_output=True,
                               text=True)
     except FileNotFoundError:
-        raise SetupError("the nft command is missing (install nftables)", op="nft") from None
+        raise SetupError("nftables is missing (install the nftables package)", op="nft") from None
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise SetupError(f"nft refused the ruleset: {message}", op="nft")
+
+
+_NFT_CTX_OUTPUT_JSON = 1 << 4  # JSON output also makes the parser accept JSON input
+_library = False
+
+
+def _libnftables():
+    global _library
+    if _library is False:
+        import ctypes
+        try:
+            lib = ctypes.CDLL("libnftables.so.1", use_errno=True)
+        except OSError:
+            lib = None
+        else:
+            lib.nft_ctx_new.restype = ctypes.c_void_p
+            lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+            lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+            lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+            lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        _library = lib
+    return _library
+
+
+def _run_library(lib, text):
+    ctx = lib.nft_ctx_new(0)
+    if not ctx:
+        raise SetupError("libnftables could not create a context", op="nft")
+    try:
+        lib.nft_ctx_output_set_flags(ctx, _NFT_CTX_OUTPUT_JSON)
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        if lib.nft_run_cmd_from_buffer(ctx, text.encode()) != 0:
+            error = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace")
+            message = (error.strip().splitlines() or ["failed"])[-1]
+            raise SetupError(f"nft refused the ruleset: {message}", op="nft")
+    finally:
+        lib.nft_ctx_free(ctx)

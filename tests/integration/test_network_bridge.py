@@ -288,3 +288,36 @@ def test_concurrent_attaches_get_distinct_working_addresses(net):
     for i, box in enumerate(boxes):
         from minicontainer import network
         network.detach(net.root, f"conc{i}", None)
+
+
+def test_publish_all_picks_free_host_ports(net):
+    box = net.container("exposer")
+    box.serve(7000, word="exposed")
+    from minicontainer import network
+    record = network.attach(net.root, "exposer" * 4, box.pid, "bridge",
+                            NetworkOptions(publish_all=True), name="exposer",
+                            exposed=["7000/tcp"], prefix="mctest")
+    (mapping,) = record["ports"]
+    assert mapping["container_port"] == 7000 and mapping["host_port"] >= 1024
+    assert connect_from_host("127.0.0.1", mapping["host_port"]).startswith("exposed")
+
+
+def test_network_ls_inspect_rm_prune(net):
+    from minicontainer.network import manage
+    created = net.create("keep", subnet="10.213.60.0/24", gateway="10.213.60.254")
+    net.create("spare")
+    assert os.path.exists(f"/sys/class/net/{created['bridge']}")
+    box = net.container("user")
+    record = net.attach(box, "keep")
+    assert box.ping("10.213.60.254")
+    info = manage.inspect(net.root, "keep")
+    assert info["gateway"] == "10.213.60.254"
+    assert info["containers"]["user" * 4]["ip"] == record["ip"]
+    assert [n["name"] for n in manage.ls(net.root)] == ["keep", "spare"]
+    with pytest.raises(Conflict):
+        manage.remove(net.root, "keep")  # still in use
+    assert manage.prune(net.root) == ["spare"]
+    net.detach(box, record)
+    manage.remove(net.root, created["id"][:12])
+    assert not links()
+    assert "mctest" not in nft_tables()  # the last network took the table with it
