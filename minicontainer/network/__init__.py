@@ -14,9 +14,6 @@ is the only importer of pyroute2, and imports it only when a netlink step
 is about to happen.
 """
 
-import re
-
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 DEFAULT_NAMES = ("bridge", "default")
 
 
@@ -160,8 +157,10 @@ def _records_from_store(data_root, container_id):
 
 
 def _check_options(options):
+    import re
+
     from ..errors import SpecError
-    if options.mac and not _MAC.match(options.mac):
+    if options.mac and not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", options.mac):
         raise SpecError(f"invalid --mac-address {options.mac!r}: want xx:xx:xx:xx:xx:xx")
     if options.mac and int(options.mac[:2], 16) & 1:
         raise SpecError(f"invalid --mac-address {options.mac}: a multicast address")
