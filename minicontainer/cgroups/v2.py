@@ -82,9 +82,9 @@ class V2Manager(CgroupManager):
 
         All available ones are asked for (stats and OOM detection want memory,
         cpu and pids even without limits); only a failure for a controller a
-        limit needs is an error.  In our own cgroup this fails with EBUSY when
-        it holds processes and is not the root (the "no internal processes"
-        rule); we never move processes we did not start out of it.
+        limit needs is an error.  In our own cgroup the kernel answers EBUSY
+        while it holds processes and is not the root (v2's "no internal
+        processes" rule): see _step_aside.
         """
         try:
             available = cgroupfs.read(os.path.join(directory, "cgroup.controllers")).split()
@@ -96,19 +96,25 @@ class V2Manager(CgroupManager):
         if missing:
             raise SetupError(f"the {', '.join(sorted(missing))} cgroup controller(s) are not "
                              f"delegated to {directory}", op="create cgroup", path=directory)
-        for name in CONTROLLERS:
-            if name not in available or name in enabled:
-                continue
+        wanted = [n for n in CONTROLLERS if n in available and n not in enabled]
+        if wanted and not ours and _holds_processes(directory) and not _step_aside(directory):
+            # Enabling only the threaded controllers (cpu, cpuset, pids) would
+            # work but turn the group into a "thread root" for everyone in it.
+            if need:
+                raise SetupError(
+                    f"cannot enable the {', '.join(sorted(need))} controller(s) here: this "
+                    "cgroup holds other processes than minicontainer (run it in a cgroup of "
+                    "its own, e.g. systemd-run --scope -p Delegate=yes)",
+                    op="create cgroup", path=directory, errno=errno.EBUSY)
+            return
+        for name in wanted:
             try:
                 cgroupfs.write(os.path.join(directory, "cgroup.subtree_control"), f"+{name}",
                                f"let the groups below use the {name} controller")
             except OSError as exc:
-                if name not in need:
-                    continue
-                hint = (" (it holds processes; run from a cgroup whose subtree_control "
-                        "already has it)") if exc.errno == errno.EBUSY and not ours else ""
-                raise SetupError(f"cannot enable the {name} controller{hint}",
-                                 op="create cgroup", path=directory, errno=exc.errno) from None
+                if name in need:
+                    raise SetupError(f"cannot enable the {name} controller", op="create cgroup",
+                                     path=directory, errno=exc.errno) from None
 
     def add_pid(self, pid):
         self._write(self._file("cgroup.procs"), pid,
@@ -257,3 +263,35 @@ class V2Manager(CgroupManager):
             self.thaw()
         wait_until(lambda: self._events().get("populated") == 0, FREEZE_WAIT_SECONDS,
                    "the container's processes to die")
+
+
+RUNTIME_LEAF = "minicontainer-runtime"
+
+
+def _holds_processes(directory):
+    """True for a non-root group with processes (the root, without a
+    cgroup.type file, is exempt from the "no internal processes" rule)."""
+    return os.path.exists(os.path.join(directory, "cgroup.type")) and bool(cgroupfs.pids(directory))
+
+
+def _step_aside(directory):
+    """Leave our own cgroup for a leaf of it, when we are alone in it.
+
+    A v2 group that holds processes cannot hand controllers to its children.
+    When the only process in our own cgroup is this one (a scope made for us,
+    e.g. ``systemd-run --scope -p Delegate=yes``), we move into a leaf below
+    it, as systemd's delegation rules describe; the containers' groups then
+    sit beside that leaf, still beneath our own cgroup.  Other processes are
+    never moved.
+    """
+    if cgroupfs.pids(directory) != [os.getpid()]:
+        return False
+    leaf = os.path.join(directory, RUNTIME_LEAF)
+    try:
+        cgroupfs.make_dir(leaf, "make a leaf for minicontainer itself: a v2 group with "
+                                "processes cannot give controllers to its children")
+    except FileExistsError:
+        pass
+    cgroupfs.write(os.path.join(leaf, "cgroup.procs"), os.getpid(),
+                   "step minicontainer aside into that leaf")
+    return True

@@ -162,3 +162,66 @@ def test_destroy_from_record_leaves_nothing(cgroup):
     again.destroy()                      # idempotent: ENOENT is success
     assert not again.exists()
     assert record["created"] and leftovers(record) == []
+
+
+ALONE = r"""
+import os, sys
+group, name = sys.argv[1], sys.argv[2]
+with open(os.path.join(group, "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))                  # a cgroup of its own, like a delegated scope
+from minicontainer import units
+from minicontainer.cgroups import create_manager
+manager = create_manager(name, units.parse_resources({"memory": "32m"}))
+manager.create()
+try:
+    print(open(os.path.join(manager.paths()["unified"], "memory.max")).read().strip())
+    print(open("/proc/self/cgroup").read().strip())
+finally:
+    manager.destroy()
+"""
+
+
+@pytest.fixture
+def own_group():
+    """A cgroup for a child runtime to live in; removed with whatever is left in it."""
+    group = os.path.join(host_layout().v2, f"mctest-{os.getpid()}-alone")
+    os.mkdir(group)
+    sleepers = []
+    yield group, sleepers
+    for sleeper in sleepers:
+        sleeper.kill()
+        sleeper.wait()
+    for root, dirs, _files in os.walk(group, topdown=False):
+        for name in dirs:
+            os.rmdir(os.path.join(root, name))
+    os.rmdir(group)
+
+
+def _runtime_in(group):
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, "-c", ALONE, group, f"mctest-{os.getpid()}-c"],
+                          cwd=repo, capture_output=True, text=True, timeout=PATIENCE)
+
+
+def test_runtime_alone_in_its_cgroup_steps_aside(own_group):
+    group, _ = own_group
+    done = _runtime_in(group)
+    assert done.returncode == 0, done.stderr
+    limit, where = done.stdout.split()
+    assert limit == str(32 << 20)
+    assert where.endswith(f"/{os.path.basename(group)}/minicontainer-runtime")
+    assert os.listdir(group).count("minicontainer-runtime") == 1
+
+
+def test_runtime_sharing_its_cgroup_gets_a_clear_error(own_group):
+    import subprocess
+    group, sleepers = own_group
+    sleepers.append(subprocess.Popen(["sleep", "1000"]))
+    with open(os.path.join(group, "cgroup.procs"), "w") as f:
+        f.write(str(sleepers[0].pid))
+    done = _runtime_in(group)
+    assert done.returncode != 0
+    assert "cannot enable the memory controller(s) here" in done.stderr
+    assert "Delegate=yes" in done.stderr

@@ -427,3 +427,36 @@ def test_v2_stats_oom_freeze_kill(v2):
     manager.destroy()
     assert not manager.exists()
     manager.destroy()
+
+
+def _own_group_holds(v2, pids):
+    base = v2.layout.v2
+    with open(os.path.join(base, "cgroup.type"), "w") as f:
+        f.write("domain\n")                          # not the root
+    with open(os.path.join(base, "cgroup.procs"), "w") as f:
+        f.write("".join(f"{pid}\n" for pid in pids))
+
+
+def test_v2_alone_in_our_cgroup_we_step_aside(v2):
+    _own_group_holds(v2, [os.getpid()])
+    manager = create_manager("mctest-a", resources(memory="64m"), layout=v2.layout)
+    manager.create()
+    leaf = os.path.join(v2.layout.v2, "minicontainer-runtime")
+    with open(os.path.join(leaf, "cgroup.procs")) as f:
+        assert f.read().split() == [str(os.getpid())]
+    first = [f for f, _, _ in v2.writes].index("cgroup.subtree_control")
+    assert v2.writes[first - 1][0] == "cgroup.procs"       # moved before enabling
+    assert v2.written("memory.max") == [str(64 << 20)]
+
+
+def test_v2_sharing_our_cgroup_is_refused_untouched(v2):
+    _own_group_holds(v2, [os.getpid(), 1])
+    manager = create_manager("mctest-a", resources(memory="64m"), layout=v2.layout)
+    with pytest.raises(SetupError, match="holds other processes"):
+        manager.create()
+    assert not v2.writes and not manager.exists()
+    # without limits there is nothing to refuse: the group is made, nothing enabled
+    manager = create_manager("mctest-b", None, layout=v2.layout)
+    manager.create()
+    assert v2.written("cgroup.subtree_control") == []
+    manager.destroy()
