@@ -179,6 +179,28 @@ class Store:
             write_json(self.index_path, index)
             self.write_names_cache(index)
 
+    def keep_untagged(self, descriptor):
+        """Record an image without a name (``<none>`` in ``images``) unless already there."""
+        self.ensure()
+        desc = {key: descriptor[key] for key in ("mediaType", "digest", "size")}
+        with self.lock():
+            index = self._index()
+            if not any(d["digest"] == desc["digest"] for d in index["manifests"]):
+                index["manifests"].append(desc)
+                write_json(self.index_path, index)
+
+    def remove_untagged(self, digest):
+        """Drop name-less entries for ``digest``; True if one was there."""
+        with self.lock():
+            index = self._index()
+            kept = [d for d in index["manifests"]
+                    if d["digest"] != digest or d.get("annotations", {}).get(REF_NAME)]
+            if len(kept) == len(index["manifests"]):
+                return False
+            index["manifests"] = kept
+            write_json(self.index_path, index)
+            return True
+
     def remove_name(self, name):
         """Drop ``name``; returns its descriptor or None if it was not there."""
         with self.lock():
@@ -283,10 +305,14 @@ class Store:
         config_digest = manifest["config"]["digest"]
         return Image(manifest_digest, manifest, config_digest, self.read_blob_json(config_digest))
 
-    def add_image(self, config, layers, name=None, media_type=MT_OCI_MANIFEST):
-        """Store ``config`` (dict) and a manifest over ``layers`` (descriptors); tag it."""
+    def add_image(self, config, layers, name=None, media_type=MT_OCI_MANIFEST, config_bytes=None):
+        """Store ``config`` (dict) and a manifest over ``layers`` (descriptors); tag it.
+
+        ``config_bytes``, when given, is stored unchanged (a loaded image keeps its id).
+        """
         from .files import canonical_json
-        config_bytes = canonical_json(config)
+        if config_bytes is None:
+            config_bytes = canonical_json(config)
         config_type = MT_OCI_CONFIG if media_type == MT_OCI_MANIFEST else MT_DOCKER_CONFIG
         config_digest = self.put_blob(config_bytes)
         manifest = {"schemaVersion": 2, "mediaType": media_type,
@@ -298,6 +324,8 @@ class Store:
         desc = {"mediaType": media_type, "digest": manifest_digest, "size": len(manifest_bytes)}
         if name:
             self.set_name(name, desc)
+        else:
+            self.keep_untagged(desc)  # a dangling image, as Docker keeps them
         return desc
 
     # -- layers ----------------------------------------------------------------
@@ -315,7 +343,7 @@ class Store:
             return final
         from .unpack import unpack_layer
         self.ensure()
-        tmp = os.path.join(self.layers_dir, f".tmp-{os.getpid()}-{diff_id[7:19]}")
+        tmp = os.path.join(self.layers_dir, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         remove_tree(tmp)
         os.makedirs(os.path.join(tmp, "diff"), mode=0o755)
         try:
