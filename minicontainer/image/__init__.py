@@ -48,6 +48,31 @@ def find_image(data_root, ref):
     return name, store.image(digest)
 
 
+def ensure_image(data_root, ref, pull_policy="missing", platform=None, progress=None):
+    """``run --pull``: (name, manifest digest), pulling when the policy says so.
+
+    ``missing`` (Docker's default) pulls only when the store lacks ``ref``;
+    ``always`` pulls every time; ``never`` raises NotFound instead.  The
+    builtin busybox counts as present.
+    """
+    from ..errors import NotFound, SpecError
+    if pull_policy not in ("missing", "always", "never"):
+        raise SpecError(f"invalid --pull {pull_policy!r}: use missing, always or never")
+    if pull_policy != "always":
+        try:
+            _name, image = find_image(data_root, ref)
+            return _name, image.manifest_digest
+        except NotFound:
+            if pull_policy == "never":
+                raise
+    from .pull import Progress, pull
+    if progress is None:
+        progress = Progress()
+        progress.message(f"Unable to find image '{ref}' locally" if pull_policy == "missing"
+                         else f"Pulling {ref}")
+    return pull(data_root, ref, platform=platform, progress=progress)
+
+
 def image_config(data_root, ref):
     """The ImageConfig of ``ref`` (for ``run`` defaults and ``image inspect``)."""
     from .config import ImageConfig
