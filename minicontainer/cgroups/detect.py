@@ -15,6 +15,9 @@ reads /proc/self/mountinfo and /proc/self/cgroup once per process.
 import os
 
 UNIFIED, HYBRID, LEGACY = "unified", "hybrid", "legacy"
+# The leaf minicontainer steps into on v2 when it was alone in its cgroup
+# (see v2._step_aside); containers go beside it, beneath the group above.
+RUNTIME_LEAF = "minicontainer-runtime"
 # The v1 controllers minicontainer puts a container into.
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer")
 
@@ -105,6 +108,8 @@ def layout_from(mountinfo_text, proc_cgroup_text):
             if "" in own and (v2 is None or mountpoint in ("/sys/fs/cgroup",
                                                           "/sys/fs/cgroup/unified")):
                 found = _dir_for(mountpoint, mount_root, own[""])
+                if found and os.path.basename(found) == RUNTIME_LEAF:
+                    found = os.path.dirname(found)
                 v2 = found or v2
             continue
         for controller in options:

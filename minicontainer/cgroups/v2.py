@@ -26,6 +26,7 @@ from ..linux import cgroupfs, syscalls
 from ..units import DEFAULT_CPU_PERIOD, human_bytes
 from .base import (FREEZE_WAIT_SECONDS, CgroupManager, device_numbers, needed_controllers,
                    wait_until)
+from .detect import RUNTIME_LEAF
 
 CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
 
@@ -263,9 +264,6 @@ class V2Manager(CgroupManager):
             self.thaw()
         wait_until(lambda: self._events().get("populated") == 0, FREEZE_WAIT_SECONDS,
                    "the container's processes to die")
-
-
-RUNTIME_LEAF = "minicontainer-runtime"
 
 
 def _holds_processes(directory):

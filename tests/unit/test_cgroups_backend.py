@@ -172,6 +172,12 @@ def test_detect_legacy_and_unified():
     assert layout.v2 == "/sys/fs/cgroup/user.slice/session-1.scope"
 
 
+def test_detect_after_stepping_aside():
+    unified = "29 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
+    layout = layout_from(unified, "0::/system.slice/run-1.scope/minicontainer-runtime\n")
+    assert layout.v2 == "/sys/fs/cgroup/system.slice/run-1.scope"
+
+
 def test_detect_inside_a_cgroup_namespace_mount():
     # a container's view: the mount's root is its own cgroup
     mountinfo = "29 23 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
