@@ -103,6 +103,7 @@ class CgroupManager:
         self._created = list(created)
         self.resources = resources
         self.warnings = []
+        self._made = []
 
     # -- what to record -------------------------------------------------------
 
@@ -137,16 +138,25 @@ class CgroupManager:
         first; if a later step fails, what was made is removed again.
         """
         self.check(self.resources)
+        self._made = []
         try:
             self._create()
             if self.resources is not None:
                 self.apply(self.resources)
         except BaseException:
-            try:
-                self.destroy()
-            except Exception:
-                pass            # the first error is the one worth reporting
+            self._undo_create()
             raise
+
+    def _undo_create(self):
+        """Remove what a failed create() made -- and only that: a clashing
+        directory that was already there belongs to someone else."""
+        try:
+            for path in reversed(self._made):
+                cgroupfs.remove_dir(path, "undo: remove the cgroup made for the failed start",
+                                    attempts=1)
+            self._remove_created_parents()
+        except Exception:
+            pass            # the first error is the one worth reporting
 
     def check(self, resources):
         """Refuse limits this host cannot apply, before anything is made."""
@@ -230,7 +240,9 @@ class CgroupManager:
                 continue
             except OSError as exc:
                 raise from_oserror(exc, "create cgroup", path) from None
-            if not is_leaf:
+            if is_leaf:
+                self._made.append(path)
+            else:
                 self._created.append(path)
             on_new_dir(path, existed=False)
 
@@ -254,6 +266,9 @@ class CgroupManager:
                 for name in dirs:
                     self._remove(os.path.join(root, name), "remove a cgroup the container made")
             self._remove(leaf, "remove the container's cgroup")
+        self._remove_created_parents()
+
+    def _remove_created_parents(self):
         for path in reversed(self._created):
             try:
                 cgroupfs.remove_dir(path, "remove the --cgroup-parent group made for it",

@@ -7,6 +7,7 @@ recorded, so the tests check which file got which value and why.
 """
 
 import os
+import shutil
 
 import pytest
 
@@ -344,10 +345,17 @@ def test_v1_freeze_thaw_and_destroy_from_record(v1):
         assert os.listdir(base) and not os.path.exists(os.path.join(base, "mctest-parent"))
 
 
-def test_v1_existing_leaf_is_an_error(v1):
-    create_manager("mctest-a", None, layout=v1.layout).create()
+def test_v1_existing_leaf_is_an_error_and_left_alone(v1):
+    first = create_manager("mctest-a", None, layout=v1.layout)
+    first.create()
+    # memory (made first) is new this time, the clash comes in the cpu hierarchy:
+    # the failed create removes its new memory dir and leaves the others alone
+    shutil.rmtree(first.paths()["memory"])
+    second = create_manager("mctest-a", None, layout=v1.layout)
     with pytest.raises(SetupError, match="already exists"):
-        create_manager("mctest-a", None, layout=v1.layout).create()
+        second.create()
+    assert not os.path.exists(first.paths()["memory"])    # what the failed create made
+    assert all(os.path.isdir(p) for c, p in first.paths().items() if c != "memory")
 
 
 # -- v2 ------------------------------------------------------------------------------
