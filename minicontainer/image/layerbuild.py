@@ -116,7 +116,10 @@ def write_tar(root, out, overlay=False):
                     continue
                 seen_inodes[key] = rel
                 info.size = st.st_size
-                with open(path, "rb") as handle:
+                # O_NOFOLLOW: a running container may swap the file for a symlink
+                # after the lstat; we must never read a host file into the layer.
+                with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC),
+                               "rb") as handle:
                     tar.addfile(info, handle)
             elif stat.S_ISFIFO(mode):
                 info.type = tarfile.FIFOTYPE

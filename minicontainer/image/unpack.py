@@ -11,7 +11,8 @@ directory.  Rules, checked for every member before anything is written:
 - symlink targets are stored as written (an absolute target is resolved
   inside the container's root at run time, which is normal in images), but a
   relative target that climbs above the layer root is refused;
-- a hard link must name a file already unpacked from this same layer;
+- a hard link must name a regular file already unpacked from this same layer
+  (never a symlink: tarfile sets owner, mode and times through the new name);
 - device nodes are skipped with a warning (the runtime provides /dev), except
   the character device 0:0, which is overlayfs's own whiteout and is kept;
 - ownership (numeric ids), modes including setuid/setgid/sticky, times, and
@@ -19,9 +20,11 @@ directory.  Rules, checked for every member before anything is written:
 
 OCI whiteouts become overlayfs ones: ``.wh.NAME`` -> a 0:0 character device
 named NAME; ``.wh..wh..opq`` -> the xattr ``trusted.overlay.opaque=y`` on its
-directory.  As a second line of defence every file, directory and hard link
-also passes the standard library's ``tarfile.tar_filter`` path checks (its
-attribute changes are discarded: it would strip setuid bits and ownership).
+directory.  As a second line of defence every member but symlinks and devices
+also passes the standard library's path checks (``tarfile.tar_filter``, and
+``data_filter`` for hard links, the only one that resolves their targets);
+their attribute changes are discarded (they would strip setuid bits and
+ownership), and symlinks are left out (absolute targets are normal in images).
 """
 
 import os
@@ -158,8 +161,12 @@ class _Extractor:
 
     def stdlib_check(self, member, dest):
         import tarfile
-        if member.isreg() or member.isdir() or member.islnk():
-            tarfile.tar_filter(member, dest)  # raises on escape; result deliberately unused
+        # Both raise on an escape; their results are deliberately unused.  Only
+        # data_filter resolves hard link targets; tar_filter checks names.
+        if member.islnk():
+            tarfile.data_filter(member, dest)
+        elif not (member.issym() or member.ischr() or member.isblk()):
+            tarfile.tar_filter(member, dest)
         return member
 
     # -- checks ------------------------------------------------------------------
@@ -188,8 +195,10 @@ class _Extractor:
                 st = os.lstat(os.path.join(self.dest, target))
             except FileNotFoundError:
                 raise _refuse(f"hard link to a file not in this layer ({target})", name) from None
-            if stat.S_ISDIR(st.st_mode):
-                raise _refuse(f"hard link to a directory ({target})", name)
+            if not stat.S_ISREG(st.st_mode):
+                # tarfile would chown/chmod/utime the new name, following a symlink
+                # out of the layer; only regular files may be hard-linked.
+                raise _refuse(f"hard link to something not a regular file ({target})", name)
             if target == name:
                 return None
             changes["linkname"] = target

@@ -23,6 +23,8 @@ def area(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim").write_text("original")
+    os.utime(outside / "victim", (1_000_000, 1_000_000))
+    os.chmod(outside / "victim", 0o600)
     return tmp_path, str(layer), outside
 
 
@@ -35,7 +37,11 @@ def everything(root):
 
 
 def assert_nothing_outside(tmp_path, outside):
+    """Content, mode, owner and times of the victim unchanged; nothing new anywhere."""
     assert (outside / "victim").read_text() == "original"
+    st = os.lstat(outside / "victim")
+    assert (st.st_mtime, st.st_mode & 0o7777, st.st_uid, st.st_nlink) == \
+        (1_000_000, 0o600, os.geteuid(), 1)
     assert set(os.listdir(outside)) == {"victim"}
     assert set(os.listdir(tmp_path)) == {"store", "outside"}
     assert os.listdir(tmp_path / "store") == ["layer"]
@@ -45,22 +51,35 @@ def unpack(data, dest):
     return unpack_layer(io.BytesIO(data), dest)
 
 
+# Targets outside the layer are written "@OUTSIDE@" and point at the test's own
+# victim directory, so that even a failing test cannot touch the host's files.
 HOSTILE = {
-    "absolute path": [entry("/etc/evil", data=b"x")],
+    "absolute path": [entry("/@OUTSIDE@/evil", data=b"x")],
     "dot-dot": [entry("../outside/victim", data=b"pwned")],
     "dot-dot inside": [entry("a/../../outside/victim", data=b"pwned")],
     "write through symlink dir": [
         entry("link", "symlink", linkname="../../outside"),
     ],
     "write through absolute symlink": [
-        entry("link", "symlink", linkname="/tmp"),
-        entry("link/evil", data=b"x"),
+        entry("link", "symlink", linkname="@OUTSIDE@"),
+        entry("link/victim", data=b"pwned", mode=0o777),
     ],
     "hardlink escape": [entry("h", "hardlink", linkname="../outside/victim")],
-    "hardlink absolute": [entry("h", "hardlink", linkname="/etc/passwd")],
+    "hardlink absolute": [entry("h", "hardlink", linkname="@OUTSIDE@/victim")],
     "hardlink to missing": [entry("h", "hardlink", linkname="nothere")],
     "symlink climbing out": [entry("a/b", "symlink", linkname="../../x")],
+    "hardlink through a symlinked dir": [
+        entry("d", "dir"), entry("d/f", data=b"x"), entry("s", "symlink", linkname="d"),
+        entry("h", "hardlink", linkname="s/f"),
+    ],
+    "hardlink to an absolute symlink": [
+        entry("l", "symlink", linkname="@OUTSIDE@/victim"),
+        entry("h", "hardlink", linkname="l", mode=0o777, mtime=5),
+    ],
+    "hardlink to a directory": [entry("d", "dir"), entry("h", "hardlink", linkname="d")],
+    "file replacing a directory": [entry("d", "dir"), entry("d")],
     "whiteout escape": [entry("../.wh.victim")],
+    "malformed whiteout": [entry(".wh.")],
     "whiteout through symlink": [
         entry("l", "symlink", linkname="/"),
         entry("l/outside/.wh.victim"),
@@ -71,8 +90,11 @@ HOSTILE = {
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_layers_are_refused_and_write_nothing_outside(area, case):
     tmp_path, layer, outside = area
+    entries = [dict(item, name=item["name"].replace("/@OUTSIDE@", str(outside)),
+                    linkname=item["linkname"].replace("@OUTSIDE@", str(outside)))
+               for item in HOSTILE[case]]
     with pytest.raises(SetupError) as info:
-        unpack(make_tar(HOSTILE[case]), layer)
+        unpack(make_tar(entries), layer)
     assert "\n" not in str(info.value)
     assert_nothing_outside(tmp_path, outside)
 
@@ -85,6 +107,14 @@ def test_planted_symlink_is_replaced_not_followed(area):
                      entry("f", data=b"new content")]), layer)
     assert not os.path.islink(os.path.join(layer, "f"))
     assert open(os.path.join(layer, "f"), "rb").read() == b"new content"
+    assert_nothing_outside(tmp_path, outside)
+
+
+def test_planted_symlink_replaced_by_a_directory(area):
+    tmp_path, layer, outside = area
+    unpack(make_tar([entry("d", "symlink", linkname=str(outside)), entry("d", "dir"),
+                     entry("d/victim", data=b"inside")]), layer)
+    assert open(os.path.join(layer, "d", "victim"), "rb").read() == b"inside"
     assert_nothing_outside(tmp_path, outside)
 
 
