@@ -89,7 +89,18 @@ def clone(flags, exit_signal=17, cgroup_fd=None, why=None):
             if exc.errno not in (38, 1):  # ENOSYS, or EPERM from a seccomp filter
                 raise
             return _clone(flags & ~C.CLONE_NEWTIME, exit_signal)
-    return _run("clone", (flags,), why, call)
+    recorder = _recorder
+    if recorder is None:
+        return call()
+    start = time.perf_counter()
+    try:
+        pid = call()
+    except OSError as exc:
+        recorder("clone", (flags,), "error " + _errname(exc.errno), time.perf_counter() - start, why)
+        raise
+    if pid != 0:  # both processes return from clone; only the parent tells of it
+        recorder("clone", (flags,), pid, time.perf_counter() - start, why)
+    return pid
 
 
 def unshare(flags, why=None):

@@ -20,6 +20,7 @@ from ..errors import (CommandNotExecutable, CommandNotFound, MiniContainerError,
 from ..linux import constants as C
 from ..linux import syscalls as sc
 from ..rootfs.apply import apply_steps
+from ..rootfs.plan import INIT_PATH
 from ..spec import DEFAULT_PATH
 from .users import resolve_user
 
@@ -94,6 +95,9 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, security_step
     sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
     argv = list(spec.args)
     path = find_executable(argv[0], env)
+    if spec.init:  # tini runs the command as its child: argv[0] is still checked above
+        argv = [INIT_PATH, "--"] + argv
+        path = INIT_PATH
     if security_steps:
         security_steps.last()
     try:

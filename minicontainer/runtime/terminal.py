@@ -43,7 +43,7 @@ def _make_raw(fd):
     import termios
     import tty
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed ahead
     return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
