@@ -1,16 +1,22 @@
 """Images: the store, safe unpacking, copy-on-write roots, registries, archives.
 
-The launcher needs two calls:
+What ``run`` needs (in this order):
 
-- ``prepare_rootfs(data_root, ref_or_dir, container_id, state_dir)`` before
-  the container's init starts: a directory path (``/x``, ``./x``) is used as
-  is; an image name is looked up in the store (``busybox`` is imported from
-  the embedded tree on first use) and an overlayfs root is mounted at
-  ``<state_dir>/rootfs`` with its writable layer under
-  ``<data_root>/overlay/<container_id>``.  Returns (rootfs path, ImageConfig
-  or None for a directory).
-- ``release_rootfs(data_root, container_id, state_dir=None)`` when the
-  container is deleted; idempotent and works from what prepare recorded.
+1. ``open_image(data_root, ref)`` -> (ImageConfig, handle): the image's run
+   defaults (feed them to ``config.merge_run_config``) before anything is
+   mounted.  ``busybox`` is imported from the embedded tree on first use; a
+   missing image raises NotFound (``ensure_image`` pulls it first).  Served
+   from a marshal cache: no json or re import on a warm store.
+2. ``mount_image(data_root, handle, container_id)`` -> rootfs path: an
+   overlayfs root at ``<data_root>/overlay/<id>/merged`` over the image's
+   shared layers, its writable layer in ``<data_root>/overlay/<id>/upper``.
+3. ``release_rootfs(data_root, container_id)`` when the container is deleted:
+   unmount and delete; idempotent, works from nothing but the id.
+
+``prepare_rootfs(data_root, ref_or_dir, container_id)`` does 1+2 at once and
+also accepts a directory path (``/x``, ``./x``), used as is, no overlay.
+The mount lives under the data root, never inside the state directory, so
+removing a state directory can never descend into a mounted root.
 
 Nothing is imported until a function is called.
 """
@@ -114,33 +120,48 @@ def _image_for_run(data_root, ref):
             "id": image.id}
 
 
-def prepare_rootfs(data_root, ref_or_dir, container_id, state_dir):
-    """(rootfs path, ImageConfig or None): a ready root for the container."""
+def open_image(data_root, ref):
+    """(ImageConfig, handle) of image ``ref``; NotFound if the store lacks it."""
+    from .config import ImageConfig
+    handle = _image_for_run(data_root, ref)
+    return ImageConfig.from_json(handle["config"], handle["id"]), handle
+
+
+def mount_image(data_root, handle, container_id):
+    """Mount the container's copy-on-write root over ``handle``'s layers; its path."""
+    from .overlay import mount_rootfs, unmount_rootfs
+    container_dir = overlay_dir(data_root, container_id)
+    try:
+        return mount_rootfs(handle["layers"], container_dir, None, handle["diff_ids"])
+    except BaseException:
+        unmount_rootfs(container_dir)
+        raise
+
+
+def prepare_rootfs(data_root, ref_or_dir, container_id, state_dir=None):
+    """(rootfs path, ImageConfig or None): a ready root for the container.
+
+    ``state_dir`` is accepted for older callers and not used.
+    """
     if looks_like_path(ref_or_dir):
         path = os.path.abspath(ref_or_dir)
         if not os.path.isdir(path):
             from ..errors import NotFound
             raise NotFound(f"root filesystem directory {path} does not exist", op="rootfs")
         return path, None
-    from .config import ImageConfig
-    from .overlay import mount_rootfs, unmount_rootfs
-    image = _image_for_run(data_root, ref_or_dir)
-    container_dir = overlay_dir(data_root, container_id)
-    merged = os.path.join(state_dir, "rootfs")
-    try:
-        mount_rootfs(image["layers"], container_dir, merged, image["diff_ids"])
-    except BaseException:
-        unmount_rootfs(container_dir, merged)
-        raise
-    return merged, ImageConfig.from_json(image["config"], image["id"])
+    config, handle = open_image(data_root, ref_or_dir)
+    return mount_image(data_root, handle, container_id), config
 
 
 def release_rootfs(data_root, container_id, state_dir=None):
     """Unmount and delete the container's overlay root; nothing there is success."""
     from .overlay import unmount_rootfs
-    container_dir = overlay_dir(data_root, container_id)
-    merged = os.path.join(state_dir, "rootfs") if state_dir else None
-    unmount_rootfs(container_dir, merged)
+    unmount_rootfs(overlay_dir(data_root, container_id))
+
+
+def rootfs_path(data_root, container_id):
+    """Where ``mount_image`` puts the container's root."""
+    return os.path.join(overlay_dir(data_root, container_id), "merged")
 
 
 def container_upper_dir(data_root, container_id):
