@@ -168,26 +168,42 @@ def test_multi_platform_index_and_platform_selection(registry, layout, tmp_path)
         pull(data, f"{registry.host}/{repo}", platform="linux/s390x", progress=QUIET)
 
 
-def test_push_back_and_pull_by_digest(registry, layout, tmp_path, monkeypatch):
-    source = make_busybox_tree(str(tmp_path / "mctest-src"))
-    monkeypatch.setenv("MINICONTAINER_BUSYBOX_ROOTFS", source)
+def test_push_back_and_pull_by_digest(registry, layout, tmp_path):
+    """An image made by umoci/skopeo: pull it, push it back elsewhere, pull that by digest."""
+    skopeo_push(layout, "amd64", f"{registry.host}/mctest/origin:1")
     first = str(tmp_path / "mctest-data1")
-    image.find_image(first, "busybox")
+    _name, original = pull(first, f"{registry.host}/mctest/origin:1", progress=QUIET)
     target = f"{registry.host}/mctest/pushed:v1"
-    digest = push(first, "busybox", target=target, progress=QUIET)
+    digest = push(first, f"{registry.host}/mctest/origin:1", target=target, progress=QUIET)
+    assert digest == original  # the same manifest bytes, so the same digest
     # an independent tool reads what we pushed
     inspected = json.loads(run("skopeo", "--insecure-policy", "inspect", "--tls-verify=false",
                                f"docker://{target}").stdout)
     assert inspected["Digest"] == digest and inspected["Architecture"] == "amd64"
-    assert push(first, "busybox", target=target, progress=QUIET) == digest  # idempotent
+    from minicontainer.image.manage import tag_image
+    tag_image(first, f"{registry.host}/mctest/origin:1", target)  # docker tag + docker push
+    assert push(first, target, progress=QUIET) == digest  # all blobs there: only the manifest
 
     second = str(tmp_path / "mctest-data2")
     by_digest = f"{registry.host}/mctest/pushed@{digest}"
     name, pulled = pull(second, by_digest, progress=QUIET)
     assert (name, pulled) == (by_digest, digest)
-    out, config = run_in(second, by_digest, tmp_path, ["/bin/echo", "pulled by digest"])
-    assert out == "pulled by digest\n" and config.cmd == ("sh",)
+    out, config = run_in(second, by_digest, tmp_path, ["/bin/cat", "/platform"])
+    assert out == "amd64\n" and config.cmd == ("sh",)
     assert Store(second).image(digest).id == Store(first).image(digest).id
+
+
+def test_push_builtin_busybox(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICONTAINER_BUSYBOX_ROOTFS",
+                       make_busybox_tree(str(tmp_path / "mctest-src")))
+    first = str(tmp_path / "mctest-data1")
+    target = f"{registry.host}/mctest/busybox:1"
+    image.find_image(first, "busybox")
+    digest = push(first, "busybox", target=target, progress=QUIET)
+    second = str(tmp_path / "mctest-data2")
+    assert pull(second, target, progress=QUIET)[1] == digest
+    out, _config = run_in(second, target, tmp_path, ["/bin/echo", "pushed builtin"])
+    assert out == "pushed builtin\n"
 
 
 def test_corrupted_blob_is_refused(registry, layout, tmp_path):
