@@ -44,10 +44,10 @@ def find_image(data_root, ref):
 
     Raises NotFound when the image is not in the store (the caller may pull).
     """
-    from .builtin import BUILTIN_NAME, ensure_builtin
+    from .builtin import ALIASES, BUILTIN_NAME, ensure_builtin
     from .store import Store
     store = Store(data_root)
-    if ref in ("busybox", "busybox:latest", BUILTIN_NAME):
+    if ref in ALIASES:
         digest = ensure_builtin(store)
         return BUILTIN_NAME, store.image(digest)
     name, digest = store.resolve(ref)
@@ -106,8 +106,10 @@ def _cached_image(data_root, ref):
 
 def _image_for_run(data_root, ref):
     """{layers, diff_ids, config, id} of ``ref``, unpacking layers if needed."""
+    from .builtin import ALIASES, up_to_date
     cached = _cached_image(data_root, ref)
-    if cached is not None:
+    if cached is not None and (ref not in ALIASES or
+                               up_to_date(os.path.join(data_root, "images"))):
         return cached
     from .store import Store
     store = Store(data_root)

@@ -36,10 +36,45 @@ def host_arch():
             "riscv64": "riscv64"}.get(machine, machine)
 
 
+ALIASES = ("busybox", "busybox:latest", "docker.io/library/busybox",
+           "library/busybox", "library/busybox:latest", BUILTIN_NAME)
+_VERSION_FILE = "builtin.version"
+
+
+def source_version(source=None):
+    """Identifies one build of the tree: its build stamp (or bin/busybox) mtime and size."""
+    source = source or default_source()
+    for path in (source.rstrip("/") + ".stamp", os.path.join(source, "bin", "busybox")):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            continue
+        return f"{path}:{st.st_mtime_ns}:{st.st_size}"
+    return None
+
+
+def _stored_version(images_dir):
+    try:
+        with open(os.path.join(images_dir, _VERSION_FILE)) as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def up_to_date(images_dir, source=None):
+    """True unless the embedded tree was rebuilt since it was imported (one stat, one read)."""
+    current = source_version(source)
+    return current is None or current == _stored_version(images_dir)
+
+
 def ensure_builtin(store, source=None):
-    """The manifest digest of the builtin image, importing it if not yet there."""
+    """The manifest digest of the builtin image, (re)importing it when needed.
+
+    A rebuilt tree (new build stamp) is imported again under the same name;
+    the old image's blobs go with the next garbage collection.
+    """
     desc = store.fast_lookup(BUILTIN_NAME)
-    if desc is not None:
+    if desc is not None and up_to_date(store.images_dir, source):
         return desc["digest"]
     source = source or default_source()
     if not os.path.isfile(os.path.join(source, "bin", "busybox")):
@@ -50,11 +85,16 @@ def ensure_builtin(store, source=None):
     store.ensure()
     with FileLock(os.path.join(store.images_dir, ".builtin.lock")):
         desc = store.fast_lookup(BUILTIN_NAME)
-        if desc is not None:
+        if desc is not None and up_to_date(store.images_dir, source):
             return desc["digest"]
-        return import_tree(store, source, BUILTIN_NAME,
-                           {"Cmd": ["sh"], "Env": [f"PATH={DEFAULT_PATH}"]},
-                           created_by="minicontainer: embedded busybox root filesystem")["digest"]
+        version = source_version(source)
+        digest = import_tree(store, source, BUILTIN_NAME,
+                             {"Cmd": ["sh"], "Env": [f"PATH={DEFAULT_PATH}"]},
+                             created_by="minicontainer: embedded busybox root filesystem")["digest"]
+        if version:
+            from .files import atomic_write
+            atomic_write(os.path.join(store.images_dir, _VERSION_FILE), version + "\n")
+        return digest
 
 
 def import_tree(store, root, name, config_section, created_by, overlay=False):

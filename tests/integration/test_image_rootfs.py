@@ -202,3 +202,19 @@ def test_prepared_image_root_needs_neither_json_nor_re(roots):
         assert out.split() == ["('sh',)", "False", "False"]
     finally:
         image.release_rootfs(data, "fast", sdir)
+
+
+def test_rebuilt_builtin_tree_is_imported_again(roots):
+    data, state = roots
+    _config, first = image.open_image(data, "busybox")
+    source = os.environ["MINICONTAINER_BUSYBOX_ROOTFS"]
+    with open(os.path.join(source, "etc", "rebuilt"), "w") as handle:
+        handle.write("yes\n")
+    with open(source + ".stamp", "w") as handle:  # what rootfs/build-busybox leaves
+        handle.write("rebuilt\n")
+    _config, second = image.open_image(data, "busybox")
+    assert second["id"] != first["id"]
+    assert os.path.exists(os.path.join(second["layers"][0], "etc", "rebuilt"))
+    _config, third = image.open_image(data, "busybox")
+    assert third == second
+    assert len(Store(data).entries()) == 1
