@@ -36,6 +36,11 @@ FLAGS = {
     "ipc": (None, True, False, "IPC mode to use (host, or private)"),
     "cgroupns": (None, True, False, "Cgroup namespace to use (host|private)"),
     "userns": (None, True, False, "User namespace: host, remap or remap:HOST_UID[:SIZE]"),
+    "cap-add": (None, True, True, "Add Linux capabilities"),
+    "cap-drop": (None, True, True, "Drop Linux capabilities"),
+    "privileged": (None, False, False, "Give extended privileges to this container"),
+    "security-opt": (None, True, True, "Security options (seccomp=unconfined|PROFILE, no-new-privileges, systempaths=unconfined)"),
+    "ulimit": (None, True, True, "Ulimit options (e.g. nofile=1024:2048)"),
     "explain": (None, False, False, "Print every kernel step as it happens, with timings"),
     "help": (None, False, False, "Print usage"),
 }
@@ -160,8 +165,24 @@ def build_spec(options, image, command):
         mounts=tuple(_mounts(options)), namespaces=frozenset(namespaces),
         uid_map=uid_map, gid_map=gid_map, network=network, init=bool(options.get("init")),
         auto_remove=bool(options.get("rm")),
-        security=Security(group_add=tuple(options.get("group-add", ()))),
+        security=_security(options),
     )
+
+
+def _security(options):
+    from .security import parse_ulimits
+    from .security.options import parse_security_opts
+    fields = {
+        "cap_add": tuple(options.get("cap-add", ())), "cap_drop": tuple(options.get("cap-drop", ())),
+        "privileged": bool(options.get("privileged")),
+        "ulimits": tuple(parse_ulimits(options.get("ulimit", ()))),
+        "group_add": tuple(options.get("group-add", ())),
+    }
+    fields.update(parse_security_opts(options.get("security-opt", ())))
+    security = Security(**fields)
+    from .security.capabilities import effective_set
+    effective_set(security)  # unknown capability names fail here, before anything starts
+    return security
 
 
 def _environment(options):

@@ -85,17 +85,6 @@ def _readonly(why, path):
     sc.mount(None, path, None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | flags, None, why=why)
 
 
-def _mask(why, path):
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return  # nothing to hide
-    if stat.S_ISDIR(mode):
-        sc.mount("tmpfs", path, "tmpfs", C.MS_RDONLY, None, why=why)
-    else:
-        sc.mount("/dev/null", path, None, C.MS_BIND, None, why=why)
-
-
 def _current_flags(path):
     st = sc.statvfs_flags(path)
     flags = 0
@@ -117,4 +106,4 @@ def _is_mount_point(path):
 
 
 _APPLY = {"mount": _mount, "mkdir": _mkdir, "device": _device, "symlink": _symlink,
-          "pivot": _pivot, "readonly": _readonly, "mask": _mask}
+          "pivot": _pivot, "readonly": _readonly}

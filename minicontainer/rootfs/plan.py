@@ -53,7 +53,7 @@ class RootfsPlan:
         return host_path
 
 
-def plan_rootfs(spec, container_dir, init_binary=None, masked=(), readonly=()):
+def plan_rootfs(spec, container_dir, init_binary=None):
     plan = RootfsPlan(os.path.abspath(spec.rootfs))
     root = plan.rootfs
     userns = spec.has("user")
@@ -76,10 +76,6 @@ def plan_rootfs(spec, container_dir, init_binary=None, masked=(), readonly=()):
         plan.step("readonly", "make the init binary read-only", target)
     plan.step("pivot", "swap the root: the container's directory becomes /, the host's root is "
               "detached and unreachable", root)
-    for path in masked:
-        plan.step("mask", f"hide {path} from the container", path)
-    for path in readonly:
-        plan.step("readonly", f"make {path} read-only", path)
     if spec.readonly_rootfs:
         plan.step("readonly", "make the root filesystem read-only (--read-only)", "/")
     return plan

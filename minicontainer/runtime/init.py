@@ -27,7 +27,7 @@ from .users import resolve_user
 _FORWARDED_SIGNALS = range(1, 65)
 
 
-def child_main(spec, steps, chan, stdio, explain, foreground, security_steps=None):
+def child_main(spec, steps, chan, stdio, explain, foreground):
     """Entry point of the cloned child; never returns."""
     code = 125
     try:
@@ -37,7 +37,7 @@ def child_main(spec, steps, chan, stdio, explain, foreground, security_steps=Non
         message, _ = chan.recv()
         if not message or message[0] != "go":
             os._exit(125)  # the launcher went away before releasing us
-        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground, security_steps)
+        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground)
     except MiniContainerError as exc:
         code = exc.exit_code
         _report(chan, exc.to_dict())
@@ -69,7 +69,11 @@ def _reset_signals():
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, security_steps):
+def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground):
+    from .. import security
+    # Read the seccomp profile and build the filter while the host's files
+    # (libseccomp, the profile) are still reachable: before pivot_root.
+    confinement = security.prepare(spec.security)
     if spec.has("user"):
         sc.set_user(0, 0, [], why="become root of the new user namespace (maps are written)")
     if spec.has("uts"):
@@ -77,29 +81,29 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, security_step
         if spec.domainname:
             sc.setdomainname(spec.domainname, why="set the NIS domain name")
     apply_steps(steps)
+    security.apply_masks(confinement)
     if spec.has("net"):
         sc.set_link_up("lo", why="bring up the loopback device of the new network namespace")
     user = resolve_user(spec.user, spec.security.group_add)
     env = container_env(spec, user)
     _enter_workdir(spec.cwd, user)
     _setup_stdio(spec, chan, stdio, winsize)
-    if security_steps:
-        security_steps.before_user()
-    sc.set_user(user.uid, user.gid, user.groups,
-                why=f"run as uid {user.uid}, gid {user.gid}, groups {user.groups}")
-    if security_steps:
-        security_steps.after_user(user.uid)
-    if foreground:
-        # If the launcher dies, nothing is left to wait for us: go too.
-        sc.prctl(C.PR_SET_PDEATHSIG, 9, why="die with the launcher (foreground run)")
     sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
     argv = list(spec.args)
     path = find_executable(argv[0], env)
     if spec.init:  # tini runs the command as its child: argv[0] is still checked above
         argv = [INIT_PATH, "--"] + argv
         path = INIT_PATH
-    if security_steps:
-        security_steps.last()
+    # Last, in the order the kernel requires (see security/__init__.py): the
+    # filter, if loaded before setuid, must allow everything that follows.
+    security.apply_before_user(confinement)
+    sc.set_user(user.uid, user.gid, user.groups,
+                why=f"run as uid {user.uid}, gid {user.gid}, groups {user.groups}")
+    security.apply_after_user(confinement, user.uid)
+    if foreground:
+        # If the launcher dies nothing is left to wait for us: go too.  (Set
+        # after setuid, which clears it.)
+        sc.prctl(C.PR_SET_PDEATHSIG, 9, why="die with the launcher (foreground run)")
     try:
         sc.execve(path, argv, env, why="replace the init with the container's command")
     except OSError as exc:

@@ -30,8 +30,7 @@ class Process:
         self.pid, self.pty, self.status = pid, pty, None
 
 
-def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(),
-          security_steps=None):
+def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=()):
     """Clone the container's init and release it; returns a Process.
 
     ``hooks`` are called as ``hook(pid)`` in the launcher after the clone and
@@ -55,8 +54,7 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(),
     if pid == 0:  # the child: never returns
         parent.close()
         from .init import child_main
-        child_main(spec, plan.steps, child, stdio, explain is not None, foreground,
-                   security_steps)
+        child_main(spec, plan.steps, child, stdio, explain is not None, foreground)
     child.close()
     proc = Process(pid)
     try:

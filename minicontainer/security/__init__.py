@@ -43,8 +43,15 @@ class Plan:
 
 
 def prepare(security):
-    """Resolve a spec.Security into a Plan (host files are read here)."""
-    from . import paths, seccomp
+    """Resolve a spec.Security into a Plan (host files are read here).
+
+    Everything the later steps import lazily is imported now: they run after
+    pivot_root, when the package's files are out of reach.
+    """
+    import resource  # noqa: F401
+
+    from ..linux import constants, security as seam, syscalls  # noqa: F401
+    from . import libseccomp, limits, paths, seccomp  # noqa: F401
 
     caps = effective_set(security)
     filt = seccomp.filter_for(security, caps)
