@@ -232,7 +232,20 @@ def _plain_size(store, digest):
 # -- load ------------------------------------------------------------------------
 
 def load(data_root, path, default_name=None):
-    """Load a docker-archive or OCI-layout tar at ``path``; returns the names loaded."""
+    """Load a docker-archive or OCI-layout tar; returns the names loaded.
+
+    ``path`` is a file name or a binary stream (``load < file``): a stream is
+    first spooled to a temporary file under the data root, since both formats
+    are read out of order.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        import shutil
+        import tempfile
+        store = Store(data_root).ensure()
+        with tempfile.NamedTemporaryFile(dir=store.images_dir, prefix=".tmp-load-") as spool:
+            shutil.copyfileobj(path, spool, 1 << 20)
+            spool.flush()
+            return load(data_root, spool.name, default_name or "localhost/loaded")
     import json
     store = Store(data_root).ensure()
     try:

@@ -52,7 +52,8 @@ def test_save_load_round_trip(roots, fmt):
     out = roots / f"saved-{fmt}.tar"
     with open(out, "wb") as handle:
         archive.save(first, ["busybox", "localhost/mctest/extra:2"], handle, fmt=fmt)
-    names = archive.load(second, str(out))
+    with open(out, "rb") as stream:  # load < file: a stream, spooled
+        names = archive.load(second, stream)
     assert sorted(names) == ["docker.io/library/busybox:latest", "localhost/mctest/extra:2"]
     _name, loaded = image.find_image(second, "localhost/mctest/extra:2")
     assert loaded.id == original.id  # the config blob, hence the image id, is unchanged
