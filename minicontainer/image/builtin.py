@@ -87,6 +87,9 @@ def ensure_builtin(store, source=None):
         desc = store.fast_lookup(BUILTIN_NAME)
         if desc is not None and up_to_date(store.images_dir, source):
             return desc["digest"]
+        from ..linux.syscalls import note
+        note("import-image", (source, BUILTIN_NAME), "first use of the embedded busybox: "
+                                                     "store it as a one-layer image")
         version = source_version(source)
         digest = import_tree(store, source, BUILTIN_NAME,
                              {"Cmd": ["sh"], "Env": [f"PATH={DEFAULT_PATH}"]},

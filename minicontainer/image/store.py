@@ -341,7 +341,10 @@ class Store:
         final = self.layer_dir(diff_id)
         if os.path.isdir(final):
             return final
+        from ..linux.syscalls import note
         from .unpack import unpack_layer
+        note("unpack-layer", (diff_id,), "unpack this image layer once, checking every entry; "
+                                        "every container of every image with it shares it")
         self.ensure()
         tmp = os.path.join(self.layers_dir, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         remove_tree(tmp)
