@@ -218,3 +218,20 @@ def test_rebuilt_builtin_tree_is_imported_again(roots):
     _config, third = image.open_image(data, "busybox")
     assert third == second
     assert len(Store(data).entries()) == 1
+
+
+def test_explain_records_unpack_and_overlay_mount(roots):
+    from minicontainer.linux import syscalls
+    data, state = roots
+    records = []
+    syscalls.set_recorder(lambda op, args, result, seconds, why: records.append((op, args, why)))
+    try:
+        rootfs, _config = image.prepare_rootfs(data, "busybox", "mctest-x")
+        image.release_rootfs(data, "mctest-x")
+    finally:
+        syscalls.set_recorder(None)
+    ops = [op for op, _args, _why in records]
+    assert ops.index("import-image") < ops.index("unpack-layer") < ops.index("mount") < \
+        ops.index("umount2")
+    mount = next(r for r in records if r[0] == "mount")
+    assert mount[1][:3] == ("overlay", rootfs, "overlay") and "copy-on-write" in mount[2]
