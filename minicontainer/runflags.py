@@ -41,6 +41,20 @@ FLAGS = {
     "privileged": (None, False, False, "Give extended privileges to this container"),
     "security-opt": (None, True, True, "Security options (seccomp=unconfined|PROFILE, no-new-privileges, systempaths=unconfined)"),
     "ulimit": (None, True, True, "Ulimit options (e.g. nofile=1024:2048)"),
+    "memory": ("m", True, False, "Memory limit"),
+    "memory-swap": (None, True, False, "Swap limit equal to memory plus swap: -1 for unlimited"),
+    "memory-reservation": (None, True, False, "Memory soft limit"),
+    "cpus": (None, True, False, "Number of CPUs"),
+    "cpu-shares": ("c", True, False, "CPU shares (relative weight)"),
+    "cpu-quota": (None, True, False, "Limit CPU CFS (Completely Fair Scheduler) quota"),
+    "cpu-period": (None, True, False, "Limit CPU CFS (Completely Fair Scheduler) period"),
+    "cpuset-cpus": (None, True, False, "CPUs in which to allow execution (0-3, 0,1)"),
+    "cpuset-mems": (None, True, False, "MEMs in which to allow execution (0-3, 0,1)"),
+    "pids-limit": (None, True, False, "Tune container pids limit (-1 for unlimited)"),
+    "blkio-weight": (None, True, False, "Block IO (relative weight), between 10 and 1000, or 0 to disable"),
+    "device-read-bps": (None, True, True, "Limit read rate (bytes per second) from a device"),
+    "device-write-bps": (None, True, True, "Limit write rate (bytes per second) to a device"),
+    "cgroup-parent": (None, True, False, "Optional parent cgroup for the container"),
     "explain": (None, False, False, "Print every kernel step as it happens, with timings"),
     "help": (None, False, False, "Print usage"),
 }
@@ -165,8 +179,23 @@ def build_spec(options, image, command):
         mounts=tuple(_mounts(options)), namespaces=frozenset(namespaces),
         uid_map=uid_map, gid_map=gid_map, network=network, init=bool(options.get("init")),
         auto_remove=bool(options.get("rm")),
-        security=_security(options),
+        security=_security(options), resources=_resources(options),
+        cgroup_parent=options.get("cgroup-parent"),
     )
+
+
+RESOURCE_FLAGS = ("memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-quota",
+                  "cpu-period", "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight",
+                  "device-read-bps", "device-write-bps")
+
+
+def _resources(options):
+    given = {flag.replace("-", "_"): options[flag] for flag in RESOURCE_FLAGS if flag in options}
+    if not given:
+        from .spec import Resources
+        return Resources()
+    from .units import parse_resources
+    return parse_resources(given)
 
 
 def _security(options):

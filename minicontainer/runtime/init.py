@@ -76,6 +76,9 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground):
     confinement = security.prepare(spec.security)
     if spec.has("user"):
         sc.set_user(0, 0, [], why="become root of the new user namespace (maps are written)")
+    if spec.has("cgroup"):
+        sc.unshare(C.CLONE_NEWCGROUP, why="new cgroup namespace: the container sees its own "
+                   "cgroup (where the launcher just put it) as /")
     if spec.has("uts"):
         sc.sethostname(spec.hostname, why="set the hostname inside the new UTS namespace")
         if spec.domainname:

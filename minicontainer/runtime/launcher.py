@@ -41,11 +41,13 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=()):
         sc.set_recorder(explain)
     prepare_targets(plan)
     parent, child = channel_pair()
-    flags = namespaces.clone_flags(spec.namespaces)
+    # The cgroup namespace is unshared by the child once it is in its cgroup,
+    # so that it sees that cgroup as "/" (a clone-time one would be rooted at ours).
+    flags = namespaces.clone_flags(spec.namespaces - {"cgroup"})
     old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
     try:
         pid = sc.clone(flags, why="create the container's first process in new namespaces: "
-                       + namespaces.describe(spec.namespaces))
+                       + namespaces.describe(spec.namespaces - {"cgroup"}))
     except OSError as exc:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
         parent.close()

@@ -1,0 +1,89 @@
+"""Resource limits as the container lives them (cgroup v1/hybrid on this host)."""
+
+import json
+import os
+import subprocess
+
+from conftest import needs_busybox, needs_root
+
+pytestmark = [needs_root, needs_busybox]
+
+
+def test_memory_limit_ends_in_an_oom_kill_with_137(mc):
+    result = mc("run", "--name", "mctest-oom", "-m", "16m", "busybox", "sh", "-c",
+                'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived')
+    assert result.returncode == 137
+    assert "survived" not in result.stdout
+    assert "OOM" in result.stderr
+    state = _state(mc, "mctest-oom")
+    assert state["oom_killed"] is True and state["exit_code"] == 137
+    assert mc("rm", "mctest-oom").returncode == 0
+
+
+def test_pids_limit_stops_fork_bombs(mc):
+    result = mc("run", "--rm", "--pids-limit", "5", "busybox", "sh", "-c",
+                "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1; echo done")
+    assert "can't fork" in result.stdout or "Resource temporarily unavailable" in result.stdout
+
+
+def test_container_sees_its_cgroup_as_root(mc):
+    result = mc("run", "--rm", "busybox", "cat", "/proc/self/cgroup")
+    for line in result.stdout.splitlines():
+        assert line.endswith(":/"), result.stdout
+    host = mc("run", "--rm", "--cgroupns", "host", "busybox", "cat", "/proc/self/cgroup")
+    assert "minicontainer-" in host.stdout
+
+
+def test_limits_are_written_beneath_our_own_cgroup(mc):
+    proc = subprocess.Popen(mc.argv + ["run", "--rm", "--cpus", "0.5", "-m", "64m",
+                                       "--pids-limit", "20", "busybox", "sleep", "30"],
+                            env=dict(os.environ, MINICONTAINER_STATE_ROOT=mc.state_root))
+    try:
+        state = _wait_running(mc)
+        paths = state["cgroup"]["paths"]
+        own = {line.split(":")[1]: line.split(":")[2] for line in open("/proc/self/cgroup").read().splitlines()}
+        assert paths["memory"].startswith(os.path.join("/sys/fs/cgroup/memory", own["memory"].lstrip("/")))
+        assert _read(paths["memory"], "memory.limit_in_bytes") == str(64 << 20)
+        assert _read(paths["cpu"], "cpu.cfs_quota_us") == "50000"
+        assert _read(paths["cpu"], "cpu.cfs_period_us") == "100000"
+        assert _read(paths["pids"], "pids.max") == "20"
+        assert str(state["pid"]) in _read(paths["memory"], "cgroup.procs").split()
+    finally:
+        os.kill(_wait_running(mc)["pid"], 9)
+        proc.wait(timeout=30)
+    assert not any(os.path.exists(p) for p in paths.values())  # removed with the container
+
+
+def test_nonsense_limits_are_refused_before_anything_starts(mc):
+    for flags, message in ((["-m", "1k"], "Minimum memory limit allowed is 6MB"),
+                           (["--cpus", "1000"], "range of CPUs"),
+                           (["--memory", "lots"], "memory"),
+                           (["--blkio-weight", "5"], "blkio")):
+        result = mc("run", "--rm", *flags, "busybox", "true")
+        assert result.returncode == 125, flags
+        assert message in result.stderr, result.stderr
+
+
+def _read(directory, name):
+    with open(os.path.join(directory, name)) as f:
+        return f.read().strip()
+
+
+def _state(mc, name):
+    cid = os.readlink(os.path.join(mc.state_root, "names", name))
+    with open(os.path.join(mc.state_root, "containers", cid, "state.json")) as f:
+        return json.load(f)
+
+
+def _wait_running(mc, timeout=20):
+    import time
+    deadline = time.monotonic() + timeout
+    root = os.path.join(mc.state_root, "containers")
+    while time.monotonic() < deadline:
+        for cid in os.listdir(root) if os.path.isdir(root) else []:
+            path = os.path.join(root, cid, "state.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    return json.load(f)
+        time.sleep(0.02)
+    raise AssertionError("no running container appeared")
