@@ -28,7 +28,8 @@ def free_port():
 
 
 class LocalRegistry:
-    def __init__(self, workdir, auth=None, token_realm=None, cert=None, htpasswd=None):
+    def __init__(self, workdir, auth=None, token_realm=None, cert=None, htpasswd=None,
+                 tls=None):
         self.workdir = str(workdir)
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -44,6 +45,9 @@ class LocalRegistry:
             f"  addr: {self.host}",
             "  secret: mctest-secret",
         ]
+        if tls:  # (certificate, key) files: serve HTTPS
+            lines += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
+        self.scheme = "https" if tls else "http"
         if auth == "htpasswd":
             lines += ["auth:", f"  htpasswd: {{realm: mctest, path: {htpasswd}}}"]
         elif auth == "token":
@@ -62,7 +66,11 @@ class LocalRegistry:
             if self.process.poll() is not None:
                 raise RuntimeError("docker-registry exited: " + open(self.log.name).read())
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).close()
+                import ssl
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                urllib.request.urlopen(f"{self.scheme}://{self.host}/v2/", timeout=2,
+                                       context=context).close()
                 return self
             except urllib.error.HTTPError:
                 return self  # 401: up, wants auth

@@ -7,8 +7,9 @@ credentials, if any, as Basic auth) for the repository scope and retry;
 are followed by hand so the registry's Authorization header never leaves for
 the other host.  Plain HTTP is used only for insecure registries: localhost,
 127.0.0.1 and ::1 by default, plus $MINICONTAINER_INSECURE_REGISTRIES
-(comma-separated hosts).  For those, HTTPS is tried first and HTTP follows
-when the server does not speak TLS, as Docker does.
+(comma-separated hosts).  For those, as Docker does, HTTPS is tried first
+without checking the certificate, and HTTP follows when the server does not
+speak TLS.
 """
 
 import os
@@ -41,13 +42,20 @@ class _NoRedirect:
     """urllib handler that hands 3xx back to us instead of following it."""
 
     @staticmethod
-    def build():
+    def build(verify_tls=True):
         import urllib.request
 
         class Handler(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *args, **kwargs):
                 return None
-        return urllib.request.build_opener(Handler)
+        handlers = [Handler]
+        if not verify_tls:  # an insecure registry may have a self-signed certificate
+            import ssl
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        return urllib.request.build_opener(*handlers)
 
 
 class Response:
@@ -74,7 +82,7 @@ class Client:
         self.insecure = default_insecure(self.host) if insecure is None else insecure
         self.timeout = timeout
         self.scheme = None if self.insecure else "https"
-        self._opener = _NoRedirect.build()
+        self._opener = _NoRedirect.build(verify_tls=not self.insecure)
         self._auth = {}  # scope -> Authorization header value
 
     # -- plumbing ------------------------------------------------------------------

@@ -259,6 +259,30 @@ def test_token_auth_login_push_logout_pull(work, tmp_path, monkeypatch):
         tokens.stop()
 
 
+def test_insecure_registry_with_a_self_signed_certificate(work, tmp_path, monkeypatch):
+    """localhost-ish registries: HTTPS first, certificate not checked (as Docker)."""
+    from minicontainer.image.registry import Client
+    tls = work / "tls"
+    tls.mkdir()
+    cert, key = str(tls / "cert.pem"), str(tls / "key.pem")
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+        cert, "-days", "2", "-subj", "/CN=mctest-tls")
+    monkeypatch.setenv("MINICONTAINER_BUSYBOX_ROOTFS",
+                       make_busybox_tree(str(tmp_path / "mctest-src")))
+    reg = LocalRegistry(work / "tls-registry", tls=(cert, key)).start()
+    try:
+        data = str(tmp_path / "mctest-data")
+        image.find_image(data, "busybox")
+        target = f"{reg.host}/mctest/tls:1"
+        digest = push(data, "busybox", target=target, progress=QUIET)
+        assert pull(str(tmp_path / "mctest-data2"), target, progress=QUIET)[1] == digest
+        client = Client(reg.host)
+        client.ping()
+        assert client.scheme == "https"
+    finally:
+        reg.stop()
+
+
 class _Lines:
     def __init__(self, lines):
         self.lines = lines
