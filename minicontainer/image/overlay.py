@@ -27,7 +27,9 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
     """Mount overlayfs over ``layers`` (bottom first) at ``merged``; returns its path.
 
     ``merged`` defaults to ``<container_dir>/merged``.  An empty ``layers``
-    (a scratch image) gets an empty lower directory.
+    (a scratch image) gets an empty lower directory.  Mounting again is
+    harmless: a mounted root is reused, an unmounted one (after a reboot)
+    gets its old upper directory back, so the container's changes persist.
     """
     from ..linux import syscalls
     container_dir = os.path.abspath(container_dir)
@@ -37,6 +39,8 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
     for path in layers + [upper, work, merged]:
         if any(ch in path for ch in ",:\\\n"):
             raise SpecError(f"overlay path may not contain ',', ':' or '\\': {path}")
+    if is_mounted(merged):
+        return merged  # `start` of a container whose root is still mounted: reuse it
     os.makedirs(container_dir, mode=0o700, exist_ok=True)
     for path in (upper, work, merged):
         os.makedirs(path, mode=0o755, exist_ok=True)
@@ -108,9 +112,18 @@ def is_mounted(path):
 
 
 def _unescape(raw):
-    import re
-    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw).decode(
-        errors="surrogateescape")
+    """mountinfo writes space, tab, newline and backslash as \\ooo (octal); no re here."""
+    if b"\\" in raw:
+        parts = raw.split(b"\\")
+        out = bytearray(parts[0])
+        for part in parts[1:]:
+            if len(part) >= 3 and all(48 <= c <= 55 for c in part[:3]):
+                out.append(int(part[:3], 8))
+                out += part[3:]
+            else:
+                out += b"\\" + part
+        raw = bytes(out)
+    return raw.decode(errors="surrogateescape")
 
 
 def unmount_rootfs(container_dir, merged=None):

@@ -235,3 +235,20 @@ def test_explain_records_unpack_and_overlay_mount(roots):
         ops.index("umount2")
     mount = next(r for r in records if r[0] == "mount")
     assert mount[1][:3] == ("overlay", rootfs, "overlay") and "copy-on-write" in mount[2]
+
+
+def test_mount_again_reuses_or_restores_the_same_upper(roots):
+    data, state = roots
+    _config, handle = image.open_image(data, "busybox")
+    rootfs = image.mount_image(data, handle, "mctest-again")
+    try:
+        with open(os.path.join(rootfs, "root", "kept"), "w") as out:
+            out.write("state\n")
+        assert image.mount_image(data, handle, "mctest-again") == rootfs  # still mounted
+        assert sum(1 for line in open("/proc/self/mountinfo") if f" {rootfs} " in line) == 1
+        unmount = __import__("minicontainer.linux.syscalls", fromlist=["umount2"]).umount2
+        unmount(rootfs)  # as after a reboot: the mount is gone, the upper stays
+        assert image.mount_image(data, handle, "mctest-again") == rootfs
+        assert open(os.path.join(rootfs, "root", "kept")).read() == "state\n"
+    finally:
+        image.release_rootfs(data, "mctest-again")
