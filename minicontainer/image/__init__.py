@@ -36,6 +36,10 @@ def looks_like_path(text):
 
 
 def overlay_dir(data_root, container_id):
+    if not container_id or "/" in container_id or container_id in (".", "..") or \
+            "\0" in container_id:
+        from ..errors import SpecError
+        raise SpecError(f"invalid container id {container_id!r} for a root filesystem")
     return os.path.join(os.path.abspath(data_root), "overlay", container_id)
 
 

@@ -252,3 +252,11 @@ def test_mount_again_reuses_or_restores_the_same_upper(roots):
         assert open(os.path.join(rootfs, "root", "kept")).read() == "state\n"
     finally:
         image.release_rootfs(data, "mctest-again")
+
+
+def test_container_id_cannot_escape_the_overlay_dir(roots):
+    from minicontainer.errors import SpecError
+    data, state = roots
+    for bad in ("", "..", "../x", "a/b"):
+        with pytest.raises(SpecError):
+            image.release_rootfs(data, bad)
