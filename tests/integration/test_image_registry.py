@@ -283,6 +283,23 @@ def test_insecure_registry_with_a_self_signed_certificate(work, tmp_path, monkey
         reg.stop()
 
 
+def test_ensure_image_pull_policies(registry, layout, tmp_path):
+    skopeo_push(layout, "amd64", f"{registry.host}/mctest/policy:1")
+    ref = f"{registry.host}/mctest/policy:1"
+    data = str(tmp_path / "mctest-data")
+    with pytest.raises(NotFound):
+        image.ensure_image(data, ref, "never")
+    lines = []
+    name, digest = image.ensure_image(data, ref, progress=Progress(out=_Lines(lines)))
+    assert name == ref and any("Pull complete" in line for line in lines)
+    assert image.ensure_image(data, ref, "never") == (name, digest)
+    assert image.ensure_image(data, ref, "missing", progress=QUIET) == (name, digest)
+    lines.clear()
+    assert image.ensure_image(data, ref, "always", progress=Progress(out=_Lines(lines))) == \
+        (name, digest)
+    assert any("Already exists" in line for line in lines)
+
+
 class _Lines:
     def __init__(self, lines):
         self.lines = lines
