@@ -284,7 +284,7 @@ class Store:
                         return name, desc["digest"]
         if len(text) >= 4 and all(c in "0123456789abcdef" for c in text):
             matches = {(n, d["digest"]) for n, d in entries
-                       if self._config_digest(d["digest"]).split(":", 1)[1].startswith(text)}
+                       if self._config_digest(d["digest"]).partition(":")[2].startswith(text)}
             if len({m[1] for m in matches}) == 1:
                 return sorted(matches, key=lambda m: m[0] or "")[0]
         raise NotFound(f"No such image: {text}", op="image")
