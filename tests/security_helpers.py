@@ -10,6 +10,19 @@ import os
 import sys
 import traceback
 
+import pytest
+
+@pytest.fixture(autouse=True)
+def private_data_root(tmp_path, monkeypatch):
+    """Compiled seccomp filters go to a temporary data root, never /var/lib.
+
+    Autouse in every module that imports it; forked children inherit it.
+    """
+    root = tmp_path / "mctest-data"
+    monkeypatch.setenv("MINICONTAINER_DATA_ROOT", str(root))
+    return root
+
+
 # The probe runs after exec, under whatever the child applied. Every syscall it
 # tries is harmless even if nothing filtered it (bad magic numbers, paths that
 # do not exist, NULL arguments), so a broken filter cannot hurt the host.

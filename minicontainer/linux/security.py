@@ -1,8 +1,8 @@
 """Seam functions for capabilities and seccomp (recorded like syscalls.py).
 
-capget/capset are called through syscall(2) because glibc does not wrap
-them; the seccomp filter itself is loaded by libseccomp, whose handle the
-security package owns, so here we only record and translate the result.
+capget/capset and seccomp are called through syscall(2) because glibc does
+not wrap them.  The seccomp filter arrives here as ready BPF bytes (libseccomp
+generated them earlier, possibly in another run: security/filtercache.py).
 """
 
 import ctypes
@@ -25,12 +25,48 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
+_NR_SECCOMP = {"x86_64": 317, "aarch64": 277}
+SECCOMP_SET_MODE_FILTER = 1
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFprog(ctypes.Structure):
+    """struct sock_fprog: the number of instructions and where they are."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
 def _nr(name):
     import os
     machine = os.uname().machine
     if machine == "aarch64":
         return {"capget": 90, "capset": 91}[name]
     return {"capget": _NR_CAPGET, "capset": _NR_CAPSET}[name]
+
+
+def seccomp_set_filter(code, flags=0, why=None):
+    """Install the BPF program ``code`` (packed sock_filter array) for this thread.
+
+    seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog) where its number is known;
+    elsewhere prctl(PR_SET_SECCOMP), which is the same with no flags.
+    """
+    import os
+    number = _NR_SECCOMP.get(os.uname().machine)
+    instructions = len(code) // 8
+
+    def call():
+        buffer = ctypes.create_string_buffer(code, len(code))
+        prog = _SockFprog(instructions, ctypes.addressof(buffer))
+        if number is not None:
+            return _syscall(number, ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
+                            ctypes.c_ulong(flags), ctypes.byref(prog))
+        if flags:
+            raise OSError(22, f"seccomp filter flags need the seccomp syscall, unknown on "
+                              f"{os.uname().machine}")
+        return check(LIBC.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                                ctypes.byref(prog), ctypes.c_ulong(0), ctypes.c_ulong(0)))
+    return _run("seccomp", ("SECCOMP_SET_MODE_FILTER", flags, f"{instructions} instructions"),
+                why, call)
 
 
 def _syscall(number, *args):
@@ -59,17 +95,3 @@ def capset(effective, permitted, inheritable, why=None):
             data[i].inheritable = (inheritable >> (32 * i)) & 0xFFFFFFFF
         return _syscall(_nr("capset"), ctypes.byref(header), data)
     return _run("capset", (hex(effective), hex(permitted), hex(inheritable)), why, call)
-
-
-def seccomp_load(load, rule_count, why=None):
-    """Run ``load()`` (libseccomp's seccomp_load) and record it as one step.
-
-    ``load`` returns libseccomp's result: 0 or a negative errno.
-    """
-    def call():
-        result = load()
-        if result < 0:
-            import os
-            raise OSError(-result, os.strerror(-result))
-        return result
-    return _run("seccomp_load", (rule_count,), why, call)

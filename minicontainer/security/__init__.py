@@ -3,7 +3,8 @@
 The launcher's child calls, in this order::
 
     plan = security.prepare(spec.security)   # before pivot_root: reads the
-                                             # seccomp profile, opens libseccomp
+                                             # seccomp filter (cached BPF, or
+                                             # compiled by libseccomp)
     ... mounts, pivot_root ...
     security.apply_masks(plan)               # after /proc and /sys are mounted
     ... hostname etc. ...
@@ -35,15 +36,19 @@ class Plan:
 
     def __init__(self, caps, seccomp, ulimits, no_new_privileges, masked, readonly):
         self.caps = caps                  # set of capability names
-        self.seccomp = seccomp            # seccomp.Compiled, or None (unconfined)
+        self.seccomp = seccomp            # bpf.Program (.load(), .rule_count), or None
         self.ulimits = ulimits            # ((name, soft, hard), ...)
         self.no_new_privileges = no_new_privileges
         self.masked = masked              # paths to hide
         self.readonly = readonly          # paths to make read-only
 
 
-def prepare(security):
+def prepare(security, data_root=None):
     """Resolve a spec.Security into a Plan (host files are read here).
+
+    The seccomp filter comes from the compiled-filter cache under the data
+    root (``filtercache``), compiled with libseccomp only on a miss; the
+    Plan holds its BPF bytes, loaded later with one seccomp(2) call.
 
     Everything the later steps import lazily is imported now: they run after
     pivot_root, when the package's files are out of reach.
@@ -51,12 +56,11 @@ def prepare(security):
     import resource  # noqa: F401
 
     from ..linux import constants, security as seam, syscalls  # noqa: F401
-    from . import libseccomp, limits, paths, seccomp  # noqa: F401
+    from . import bpf, filtercache, limits, paths  # noqa: F401
 
     caps = effective_set(security)
-    filt = seccomp.filter_for(security, caps)
-    compiled = seccomp.compile_filter(filt) if filt is not None else None
-    return Plan(caps, compiled, tuple(security.ulimits), bool(security.no_new_privileges),
+    program = filtercache.program_for(security, caps, data_root)
+    return Plan(caps, program, tuple(security.ulimits), bool(security.no_new_privileges),
                 paths.masked_paths(security), paths.readonly_paths(security))
 
 

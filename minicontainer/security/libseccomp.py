@@ -44,6 +44,18 @@ class ArgCmp(ctypes.Structure):
                 ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
 
 
+class _Version(ctypes.Structure):
+    """struct scmp_version."""
+
+    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+
+def version():
+    """'2.5.4': the library's version (its syscall tables and BPF generator)."""
+    found = lib().seccomp_version().contents
+    return f"{found.major}.{found.minor}.{found.micro}"
+
+
 def lib():
     """The libseccomp handle, opened once (SetupError if it is not installed)."""
     global _lib
@@ -67,6 +79,8 @@ def lib():
             ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
             ctypes.POINTER(ArgCmp)]
         handle.seccomp_load.argtypes = [ctypes.c_void_p]
+        handle.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        handle.seccomp_version.restype = ctypes.POINTER(_Version)
         handle.seccomp_arch_native.restype = ctypes.c_uint32
         handle.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
         handle.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p

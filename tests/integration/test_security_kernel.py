@@ -11,7 +11,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from security_helpers import mask, run_in_child  # noqa: E402
+from security_helpers import mask, private_data_root, run_in_child  # noqa: E402,F401
 
 from minicontainer import security  # noqa: E402
 from minicontainer.linux import syscalls  # noqa: E402
@@ -105,8 +105,8 @@ def test_default_container_sees_docker_sets_as_root():
         security.apply_before_user(plan)
         syscalls.set_user(0, 0, [])
         security.apply_after_user(plan, 0)
-        order = [op for op in records if op in ("setrlimit", "seccomp_load", "capset", "setuser")]
-        if order != ["seccomp_load", "setuser", "capset"] or records[0] != "prctl":
+        order = [op for op in records if op in ("setrlimit", "seccomp", "capset", "setuser")]
+        if order != ["seccomp", "setuser", "capset"] or records[:2] != ["seccomp_cache", "prctl"]:
             raise AssertionError(f"unexpected order {records}")
     state, out = run_in_child(setup)
     assert state == "ok", out
