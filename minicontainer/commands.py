@@ -78,3 +78,72 @@ def list_command(show_all, quiet, fmt):
             command = " ".join(state["spec"]["args"])[:20]
             click.echo(f"{state['id'][:12]:<14}{(state['spec'].get('image') or '-'):<12}"
                        f"{command:<22}{status:<16}{state.get('name') or ''}")
+
+
+@cli.group()
+def network():
+    """Manage networks (bridges with their own subnet, NAT and name resolution)."""
+
+
+def _data_root():
+    from .state import data_root
+    return data_root()
+
+
+@network.command(name="create")
+@click.option("--subnet", help="Subnet in CIDR format (e.g. 10.89.0.0/24)")
+@click.option("--gateway", help="IPv4 gateway for the subnet")
+@click.option("--internal", is_flag=True, help="Restrict external access to the network")
+@click.option("-d", "--driver", default="bridge", help="Driver to manage the network (bridge)")
+@click.argument("name")
+def network_create(subnet, gateway, internal, driver, name):
+    """Create a network."""
+    from .network import manage
+    from .validate import check_name
+    check_name(name)
+    definition = manage.create(_data_root(), name, subnet, gateway, internal, driver)
+    click.echo(definition["id"])
+
+
+@network.command(name="ls")
+@click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
+def network_ls(quiet):
+    """List networks."""
+    from .network import manage
+    rows = manage.ls(_data_root())
+    if not quiet:
+        click.echo(f"{'NETWORK ID':<14}{'NAME':<20}{'DRIVER':<9}{'SUBNET':<18}BRIDGE")
+    for net in rows:
+        if quiet:
+            click.echo(net["id"][:12])
+        else:
+            click.echo(f"{net['id'][:12]:<14}{net['name']:<20}{net.get('driver', 'bridge'):<9}"
+                       f"{net['subnet']:<18}{net['bridge']}")
+
+
+@network.command(name="inspect")
+@click.argument("names", nargs=-1, required=True)
+def network_inspect(names):
+    """Display detailed information on one or more networks."""
+    from .network import manage
+    click.echo(json.dumps([manage.inspect(_data_root(), name) for name in names], indent=4))
+
+
+@network.command(name="rm")
+@click.argument("names", nargs=-1, required=True)
+def network_rm(names):
+    """Remove one or more networks."""
+    from .network import manage
+    for name in names:
+        manage.remove(_data_root(), name)
+        click.echo(name)
+
+
+@network.command(name="prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+def network_prune(force):
+    """Remove all unused networks."""
+    from .network import manage
+    removed = manage.prune(_data_root())
+    if removed:
+        click.echo("Deleted Networks:\n" + "\n".join(removed))

@@ -20,9 +20,6 @@ from .errors import NotFound, SpecError
 from .linux import proc as procfs
 from .state import StateStore
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-BUILTIN_IMAGES = os.path.join(os.path.dirname(_HERE), "rootfs", "build")
-BUILTIN_DEFAULT_CMD = {"busybox": ("sh",)}
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
 
 
@@ -37,35 +34,37 @@ class RunResult:
         return f"RunResult(id={self.id[:12]!r}, exit_code={self.exit_code})"
 
 
-def builtin_image_dir(ref):
-    """The embedded root filesystem for ``busybox``, ``busybox:latest``, ..."""
-    name = ref
-    for prefix in ("docker.io/library/", "library/"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    name, _, tag = name.partition(":")
-    if tag not in ("", "latest"):
-        return None, name
-    path = os.path.join(BUILTIN_IMAGES, name)
-    return (path if os.path.isdir(path) else None), name
+def resolve_image(spec, container_id):
+    """The image's defaults merged into ``spec`` (Docker's rules), and its handle.
 
-
-def resolve_rootfs(spec):
-    """Turn an image name or directory in ``spec.rootfs`` into a host directory."""
-    ref = spec.rootfs
-    if ref.startswith(("/", ".")):
-        if not os.path.isdir(ref):
-            raise SpecError(f"root filesystem {ref!r} is not a directory")
+    A directory (``/x``, ``./x``) is used as the root as it is, with no image
+    and no copy-on-write layer; anything else names an image in the store
+    (``busybox`` is embedded), pulled first when ``--pull`` says so.
+    """
+    from . import image
+    if image.looks_like_path(spec.rootfs):
+        if not os.path.isdir(spec.rootfs):
+            raise SpecError(f"root filesystem {spec.rootfs!r} is not a directory")
         if not spec.args:
             raise SpecError("no command specified")
-        return spec.replace(rootfs=os.path.abspath(ref))
-    path, name = builtin_image_dir(ref)
-    if path is None:
-        raise NotFound(f"unable to find image '{ref}' (embedded images: busybox; "
-                       "run scripts/setup to build it)")
-    if not spec.args:
-        spec = spec.replace(args=BUILTIN_DEFAULT_CMD.get(name, ()))
-    return spec.replace(rootfs=path, image=spec.image or name)
+        return spec.replace(rootfs=os.path.abspath(spec.rootfs), cwd=spec.cwd or "/"), None
+    from .image.config import merge_run_config
+    from .state import data_root
+    if spec.pull != "missing" or not _image_cached(spec.rootfs):
+        image.ensure_image(data_root(), spec.rootfs, spec.pull)
+    config, handle = image.open_image(data_root(), spec.rootfs)
+    run = merge_run_config(config, {"entrypoint": spec.entrypoint, "args": spec.args,
+                                    "env": spec.env, "workdir": spec.cwd, "user": spec.user,
+                                    "hostname": spec.hostname, "tty": spec.tty})
+    return spec.replace(args=run.args, env=run.env, cwd=run.cwd or "/", user=run.user,
+                        image=spec.image or spec.rootfs), handle
+
+
+def _image_cached(ref):
+    """Cheap check on the hot path: is ``ref`` already known to the run cache?"""
+    from . import image
+    from .state import data_root
+    return image._cached_image(data_root(), ref) is not None
 
 
 def find_init_binary():
@@ -83,6 +82,9 @@ class Container:
         self.store = StateStore(state_root)
         self.id = os.urandom(32).hex()
         self.cgroup = None
+        self.network = None
+        self.image = None
+        self.rootfs_mounted = False
         self.oom_killed = False
 
     def run(self, *, stdin=None, stdout=None, stderr=None, capture_output=False,
@@ -120,9 +122,10 @@ class Container:
         return RunResult(self.id, code, *outputs, oom_killed=self.oom_killed)
 
     def _prepare(self):
-        spec = resolve_rootfs(self.spec)
+        spec = self.spec
         if spec.hostname is None:
             spec = spec.replace(hostname=self.id[:12])
+        spec, self.image = resolve_image(spec, self.id)
         if spec.has("time") and not procfs.has_namespace("time"):
             spec = spec.replace(namespaces=spec.namespaces - {"time"})
         validate.check_spec(spec)
@@ -137,6 +140,11 @@ class Container:
         container_dir = self.store.create(self.id, spec.name)
         self.cgroup = None
         try:
+            if self.image is not None:
+                from .image import mount_image
+                from .state import data_root
+                self.rootfs_mounted = True
+                spec = self.spec = spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
             write_etc_files(container_dir, spec)
             if spec.has("user"):
                 _give_to_container_root(container_dir, spec)
@@ -153,7 +161,8 @@ class Container:
             for warning in self.cgroup.warnings:
                 sys.stderr.write(f"WARNING: {warning}\n")
             proc = launcher.start(spec, plan, stdio, explain, foreground=True,
-                                  hooks=(self.cgroup.add_pid,))
+                                  hooks=(self.cgroup.add_pid, self._attach_network),
+                                  join_net=self._joined_net_pid(spec))
             self.store.save(self.id, self._state(spec, proc, "running"))
         except BaseException:
             self._release()
@@ -164,7 +173,8 @@ class Container:
         return {"id": self.id, "name": spec.name, "pid": proc.pid,
                 "started": procfs.start_time(proc.pid), "status": status,
                 "exit_code": exit_code, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "cgroup": self.cgroup.record(), "spec": spec.to_json_dict()}
+                "cgroup": self.cgroup.record(), "network": self.network,
+                "spec": spec.to_json_dict()}
 
     def _finish(self, spec, proc, code):
         # The kernel's OOM counters vanish with the cgroup: read them first.
@@ -184,12 +194,44 @@ class Container:
         self.store.save(self.id, state)
         return code
 
+    def _attach_network(self, pid):
+        """Give a bridge-networked container its veth, address and ports (a launch hook)."""
+        spec = self.spec
+        if spec.network in ("none", "host") or spec.network.startswith("container:"):
+            return
+        from . import network
+        from .state import data_root
+        self.network = network.attach(
+            data_root(), self.id, pid, spec.network, spec.network_options, name=spec.name,
+            hostname=spec.hostname,
+            hosts_file=os.path.join(self.store.container_dir(self.id), "hosts"))
+
+    def _joined_net_pid(self, spec):
+        """--network container:NAME: the pid whose network namespace we join."""
+        if not spec.network.startswith("container:"):
+            return None
+        ref = spec.network[len("container:"):]
+        state = self.store.load(self.store.resolve(ref))
+        if not procfs.is_alive(state.get("pid"), state.get("started")):
+            from .errors import Conflict
+            raise Conflict(f"cannot join the network of container {ref}: it is not running")
+        return state["pid"]
+
     def _release(self, keep_state=False):
-        """Undo what _start made: the cgroup, then (unless kept) the state."""
+        """Undo what _start made: network, cgroup, then (unless kept) the state."""
+        if self.network is not None:
+            from . import network
+            from .state import data_root
+            network.detach(data_root(), self.id, self.network)
+            self.network = None
         if self.cgroup is not None:
             self.cgroup.kill()
             self.cgroup.destroy()
         if not keep_state:
+            if self.rootfs_mounted:
+                from .image import release_rootfs
+                from .state import data_root
+                release_rootfs(data_root(), self.id)
             self.store.remove(self.id, self.spec.name)
 
 
@@ -210,11 +252,19 @@ def remove(ref, force=False, state_root=None):
             from .errors import Conflict
             raise Conflict(f"cannot remove container {ref}: it is running (stop it first or use -f)")
         os.kill(state["pid"], 9)
+    if state.get("network"):
+        from . import network
+        from .state import data_root
+        network.detach(data_root(), container_id, state["network"])
     if state.get("cgroup"):
         from .cgroups import from_record
         manager = from_record(state["cgroup"])
         manager.kill()
         manager.destroy()
+    if state["spec"].get("image"):
+        from .image import release_rootfs
+        from .state import data_root
+        release_rootfs(data_root(), container_id)
     store.remove(container_id, state.get("name"))
     return container_id
 

@@ -23,12 +23,21 @@ FLAGS = {
     "workdir": ("w", True, False, "Working directory inside the container"),
     "user": ("u", True, False, "Username or UID (format: <name|uid>[:<group|gid>])"),
     "group-add": (None, True, True, "Add additional groups to join"),
+    "entrypoint": (None, True, False, "Overwrite the default ENTRYPOINT of the image"),
+    "pull": (None, True, False, 'Pull image before running ("always", "missing", "never")'),
     "interactive": ("i", False, False, "Keep STDIN open"),
     "tty": ("t", False, False, "Allocate a pseudo-TTY"),
     "read-only": (None, False, False, "Mount the container's root filesystem as read only"),
     "volume": ("v", True, True, "Bind mount a volume (HOST:CONTAINER[:ro])"),
     "tmpfs": (None, True, True, "Mount a tmpfs directory (PATH[:OPTIONS])"),
-    "network": (None, True, False, "Connect a container to a network (none, host)"),
+    "network": (None, True, False, "Connect a container to a network (bridge, NAME, none, host, container:NAME)"),
+    "publish": ("p", True, True, "Publish a container's port(s) to the host ([IP:]HOST:CONTAINER[/PROTO])"),
+    "publish-all": ("P", False, False, "Publish all exposed ports to random ports"),
+    "network-alias": (None, True, True, "Add network-scoped alias for the container"),
+    "ip": (None, True, False, "IPv4 address (e.g., 172.30.100.104)"),
+    "mac-address": (None, True, False, "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
+    "dns": (None, True, True, "Set custom DNS servers"),
+    "add-host": (None, True, True, "Add a custom host-to-IP mapping (host:ip)"),
     "net": (None, True, False, "Alias of --network"),
     "init": (None, False, False, "Run an init inside the container that forwards signals and reaps processes"),
     "pid": (None, True, False, "PID namespace to use (host, or private)"),
@@ -147,20 +156,15 @@ def usage_text():
 def build_spec(options, image, command):
     """The ContainerSpec for these parsed options."""
     namespaces = set(DEFAULT_NAMESPACES)
-    network = options.get("network", "none")
+    network = options.get("network", "bridge")
     for flag, kind in (("pid", "pid"), ("uts", "uts"), ("ipc", "ipc"), ("cgroupns", "cgroup")):
         mode = options.get(flag, "private")
         if mode == "host":
             namespaces.discard(kind)
         elif mode not in ("private", "", "shareable"):
             raise SpecError(f"invalid --{flag} {mode!r}: use host or private")
-    if network == "host":
+    if network == "host" or network.startswith("container:"):
         namespaces.discard("net")
-    elif network not in ("none", "bridge", "default"):
-        raise SpecError(f"network {network!r} not found (this version knows none and host)")
-    elif network != "none":
-        raise SpecError(f"--network {network}: bridge networking is not available yet; "
-                        "use --network none or host")
     if "hostname" in options and "uts" not in namespaces:
         raise SpecError("conflicting options: --hostname and --uts host")
     from .userns import parse_userns
@@ -172,7 +176,10 @@ def build_spec(options, image, command):
     return ContainerSpec(
         rootfs=image, args=tuple(command), name=options.get("name"),
         hostname=options.get("hostname"), domainname=options.get("domainname"),
-        env=tuple(_environment(options)), cwd=options.get("workdir") or "/",
+        env=tuple(_environment(options)), cwd=options.get("workdir"),
+        entrypoint=options.get("entrypoint"),
+        # MINICONTAINER_PULL lets a test suite forbid any registry traffic.
+        pull=options.get("pull") or os.environ.get("MINICONTAINER_PULL") or "missing",
         user=options.get("user"), tty=bool(options.get("tty")),
         interactive=bool(options.get("interactive")),
         readonly_rootfs=bool(options.get("read-only")),
@@ -180,8 +187,22 @@ def build_spec(options, image, command):
         uid_map=uid_map, gid_map=gid_map, network=network, init=bool(options.get("init")),
         auto_remove=bool(options.get("rm")),
         security=_security(options), resources=_resources(options),
+        network_options=_network_options(options),
         cgroup_parent=options.get("cgroup-parent"),
     )
+
+
+def _network_options(options):
+    from .spec import NetworkOptions
+    ports = tuple(options.get("publish", ()))
+    if ports:
+        from .network.ports import parse_all
+        parse_all(ports)  # a malformed -p fails now, before anything is created
+    return NetworkOptions(
+        aliases=tuple(options.get("network-alias", ())), ip=options.get("ip"),
+        mac=options.get("mac-address"), dns=tuple(options.get("dns", ())),
+        add_hosts=tuple(options.get("add-host", ())), ports=ports,
+        publish_all=bool(options.get("publish-all")))
 
 
 RESOURCE_FLAGS = ("memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-quota",

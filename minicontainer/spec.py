@@ -116,7 +116,7 @@ class ContainerSpec(Record):
     FIELDS = (
         ("rootfs", ""), ("args", ()), ("image", None), ("name", None),
         ("hostname", None), ("domainname", None),
-        ("env", ()), ("cwd", "/"), ("user", None),
+        ("env", ()), ("cwd", "/"), ("user", None), ("entrypoint", None), ("pull", "missing"),
         ("tty", False), ("interactive", False),
         ("readonly_rootfs", False), ("mounts", ()),
         ("namespaces", DEFAULT_NAMESPACES),

@@ -12,10 +12,17 @@ from .errors import Conflict, NotFound
 from .linux.fs import atomic_write, dumps_json, remove_tree
 
 DEFAULT_STATE_ROOT = "/run/minicontainer"
+DEFAULT_DATA_ROOT = "/var/lib/minicontainer"
 
 
 def state_root(override=None):
+    """Runtime state (gone at reboot, like the containers): /run/minicontainer."""
     return override or os.environ.get("MINICONTAINER_STATE_ROOT") or DEFAULT_STATE_ROOT
+
+
+def data_root(override=None):
+    """Lasting data (networks, images, volumes, caches): /var/lib/minicontainer."""
+    return override or os.environ.get("MINICONTAINER_DATA_ROOT") or DEFAULT_DATA_ROOT
 
 
 class StateStore:

@@ -39,13 +39,13 @@ def check_spec(spec):
     """Raise SpecError for the first thing wrong with ``spec``."""
     if not spec.args:
         raise SpecError("no command specified")
-    if not spec.rootfs or not os.path.isdir(spec.rootfs):
+    if spec.image is None and (not spec.rootfs or not os.path.isdir(spec.rootfs)):
         raise SpecError(f"root filesystem {spec.rootfs!r} is not a directory")
     if spec.name is not None:
         check_name(spec.name)
     if spec.hostname is not None and not _is_hostname(spec.hostname):
         raise SpecError(f"invalid hostname {spec.hostname!r}")
-    if not spec.cwd.startswith("/"):
+    if not spec.cwd or not spec.cwd.startswith("/"):
         raise SpecError(f"the working directory {spec.cwd!r} is not an absolute path")
     for item in spec.env:
         key = item.split("=", 1)[0]
@@ -54,10 +54,7 @@ def check_spec(spec):
     unknown = set(spec.namespaces) - set(NAMESPACES)
     if unknown:
         raise SpecError(f"unknown namespace(s): {', '.join(sorted(unknown))}")
-    if spec.network not in ("none", "host"):
-        raise SpecError(f"network {spec.network!r} is not supported yet (use none or host)")
-    if spec.network == "host" and "net" in spec.namespaces:
-        raise SpecError("--network host keeps the host's network namespace; do not also ask for a new one")
+    check_network(spec)
     if spec.has("user") != bool(spec.uid_map):
         raise SpecError("a user namespace needs a uid/gid mapping (and a mapping needs a user namespace)")
     for mapping in spec.uid_map + spec.gid_map:
@@ -69,6 +66,28 @@ def check_spec(spec):
         if mount.target in targets:
             raise SpecError(f"duplicate mount point: {mount.target}")
         targets.add(mount.target)
+
+
+def check_network(spec):
+    network = spec.network
+    shares = network == "host" or network.startswith("container:")
+    if shares and "net" in spec.namespaces:
+        raise SpecError(f"--network {network} uses another network namespace; do not also ask "
+                        "for a new one")
+    if not shares and "net" not in spec.namespaces:
+        raise SpecError(f"--network {network} needs the container's own network namespace")
+    if network.startswith("container:"):
+        if not network[len("container:"):]:
+            raise SpecError("--network container: needs a container name or id")
+    elif network not in ("none", "host", "bridge", "default") and not _is_name(network):
+        raise SpecError(f"invalid network name {network!r}")
+    options = spec.network_options
+    if network in ("none", "host") or network.startswith("container:"):
+        if options.ports or options.publish_all:
+            raise SpecError(f"published ports are discarded when using --network {network}")
+        if options.ip or options.mac or options.aliases:
+            raise SpecError(f"--ip, --mac-address and --network-alias need a bridge network, "
+                            f"not --network {network}")
 
 
 def check_mount(mount):

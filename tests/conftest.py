@@ -20,6 +20,11 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSYBOX = os.path.join(REPO, "rootfs", "build", "busybox")
 LEAK_MARKERS = ("mctest", "minicontainer")
+# Networks, images and caches the runtime makes during the run live here, and
+# every device it names starts with this prefix (the leak check's "mctest").
+DATA_ROOT = tempfile.mkdtemp(prefix="mctest-data-")
+NET_PREFIX = "mctestr"
+os.chmod(DATA_ROOT, 0o711)
 
 
 # -- capability probes ----------------------------------------------------------
@@ -78,14 +83,22 @@ def shared_dir():
 def mc(state_root):
     """Run the CLI: mc("run", "--rm", "busybox", "true") -> CompletedProcess (text)."""
     def run(*args, input=None, timeout=60, env=None, **kwargs):
-        full_env = dict(os.environ, MINICONTAINER_STATE_ROOT=state_root)
+        full_env = dict(os.environ, **_runtime_env(state_root))
         full_env.update(env or {})
         return subprocess.run([sys.executable, "-m", "minicontainer", *args], input=input,
                               capture_output=True, text=True, timeout=timeout, env=full_env,
                               **kwargs)
     run.state_root = state_root
     run.argv = [sys.executable, "-m", "minicontainer"]
+    run.env = dict(os.environ, **_runtime_env(state_root))
     return run
+
+
+def _runtime_env(state_root):
+    # MINICONTAINER_PULL=never: an unknown image must never send the suite to
+    # a registry on the internet (this machine may only talk to itself).
+    return {"MINICONTAINER_STATE_ROOT": state_root, "MINICONTAINER_DATA_ROOT": DATA_ROOT,
+            "MINICONTAINER_NET_PREFIX": NET_PREFIX, "MINICONTAINER_PULL": "never"}
 
 
 # -- CI: a skip must be the machine's lack, never the suite's ---------------------
@@ -137,11 +150,20 @@ def _cgroups():
     return found
 
 
+def _remove_networks():
+    """The default bridge outlives containers (as docker0 does); the suite's goes now."""
+    if os.path.exists(os.path.join(DATA_ROOT, "networks")):
+        subprocess.run([sys.executable, "-c", "import sys; from minicontainer.network import manage; "
+                        "manage.reset(sys.argv[1])", DATA_ROOT], check=False)
+    shutil.rmtree(DATA_ROOT, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def leak_check():
     """Nothing the suite made may outlive it."""
     before = (_mounts(), _links(), _cgroups())
     yield
+    _remove_networks()
     after = (_mounts(), _links(), _cgroups())
     leaks = []
     for kind, old, new in zip(("mounts", "links", "cgroups"), before, after):

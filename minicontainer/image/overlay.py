@@ -41,7 +41,10 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
             raise SpecError(f"overlay path may not contain ',', ':' or '\\': {path}")
     if is_mounted(merged):
         return merged  # `start` of a container whose root is still mounted: reuse it
-    os.makedirs(container_dir, mode=0o700, exist_ok=True)
+    # 0711: a user-namespaced container's root (an unprivileged host uid) must
+    # be able to walk to merged/, but not list what else is here.
+    os.makedirs(container_dir, mode=0o711, exist_ok=True)
+    os.chmod(container_dir, 0o711)
     for path in (upper, work, merged):
         os.makedirs(path, mode=0o755, exist_ok=True)
     if not layers:

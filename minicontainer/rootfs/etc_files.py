@@ -21,8 +21,14 @@ def write_etc_files(container_dir, spec):
         hosts = _read("/etc/hosts") or LOCAL_HOSTS
     else:
         hosts = LOCAL_HOSTS
+    for entry in spec.network_options.add_hosts:  # --add-host name:ip
+        name, _, address = entry.partition(":") if "=" not in entry else entry.partition("=")
+        hosts += f"{address}\t{name}\n"
     _write(container_dir, "hosts", hosts)
-    _write(container_dir, "resolv.conf", resolv_conf(_read("/etc/resolv.conf"),
+    host_resolv = _read("/etc/resolv.conf")
+    if spec.network_options.dns:
+        host_resolv = "".join(f"nameserver {server}\n" for server in spec.network_options.dns)
+    _write(container_dir, "resolv.conf", resolv_conf(host_resolv,
                                                      keep_loopback=spec.network == "host"))
 
 

@@ -27,7 +27,7 @@ from .users import resolve_user
 _FORWARDED_SIGNALS = range(1, 65)
 
 
-def child_main(spec, steps, chan, stdio, explain, foreground):
+def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None):
     """Entry point of the cloned child; never returns."""
     code = 125
     try:
@@ -37,6 +37,10 @@ def child_main(spec, steps, chan, stdio, explain, foreground):
         message, _ = chan.recv()
         if not message or message[0] != "go":
             os._exit(125)  # the launcher went away before releasing us
+        if net_fd is not None:
+            sc.setns(net_fd, C.CLONE_NEWNET, why="join the other container's network namespace "
+                     "(--network container:...)")
+            os.close(net_fd)
         _setup_and_exec(spec, steps, chan, stdio, message[1], foreground)
     except MiniContainerError as exc:
         code = exc.exit_code

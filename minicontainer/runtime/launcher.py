@@ -30,16 +30,19 @@ class Process:
         self.pid, self.pty, self.status = pid, pty, None
 
 
-def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=()):
+def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), join_net=None):
     """Clone the container's init and release it; returns a Process.
 
     ``hooks`` are called as ``hook(pid)`` in the launcher after the clone and
-    before "go" (cgroups, networking).  On any failure the child is killed and
-    reaped and the error is raised: nothing half-started survives.
+    before "go" (cgroups, networking).  ``join_net`` is the pid of a container
+    whose network namespace to share (--network container:NAME).  On any
+    failure the child is killed and reaped and the error is raised: nothing
+    half-started survives.
     """
     if explain is not None:
         sc.set_recorder(explain)
     prepare_targets(plan)
+    net_fd = os.open(f"/proc/{join_net}/ns/net", os.O_RDONLY | os.O_CLOEXEC) if join_net else None
     parent, child = channel_pair()
     # The cgroup namespace is unshared by the child once it is in its cgroup,
     # so that it sees that cgroup as "/" (a clone-time one would be rooted at ours).
@@ -52,12 +55,16 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=()):
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
         parent.close()
         child.close()
+        if net_fd is not None:
+            os.close(net_fd)
         raise MiniContainerError(exc.strerror, op="clone", errno=exc.errno) from None
     if pid == 0:  # the child: never returns
         parent.close()
         from .init import child_main
-        child_main(spec, plan.steps, child, stdio, explain is not None, foreground)
+        child_main(spec, plan.steps, child, stdio, explain is not None, foreground, net_fd)
     child.close()
+    if net_fd is not None:
+        os.close(net_fd)
     proc = Process(pid)
     try:
         if spec.has("user"):

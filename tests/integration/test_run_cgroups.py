@@ -37,7 +37,7 @@ def test_container_sees_its_cgroup_as_root(mc):
 def test_limits_are_written_beneath_our_own_cgroup(mc):
     proc = subprocess.Popen(mc.argv + ["run", "--rm", "--cpus", "0.5", "-m", "64m",
                                        "--pids-limit", "20", "busybox", "sleep", "30"],
-                            env=dict(os.environ, MINICONTAINER_STATE_ROOT=mc.state_root))
+                            env=mc.env)
     try:
         state = _wait_running(mc)
         paths = state["cgroup"]["paths"]

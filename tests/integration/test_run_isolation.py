@@ -35,7 +35,8 @@ def test_default_hostname_is_the_short_id_and_flag_sets_it(mc):
 
 
 def test_network_none_has_only_loopback_and_it_is_up(mc):
-    result = sh(mc, "ls /sys/class/net; cat /sys/class/net/lo/flags; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok")
+    result = sh(mc, "ls /sys/class/net; cat /sys/class/net/lo/flags; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok",
+                "--network", "none")
     assert result.returncode == 0, result.stderr
     words = result.stdout.split()
     assert words[0] == "lo" and words[1] == "0x9"  # IFF_UP|IFF_LOOPBACK
