@@ -7,7 +7,6 @@ paths stay readable but cannot be written (/proc/sys, /proc/sysrq-trigger...).
 """
 
 import errno
-import glob
 import os
 
 MASKED = (
@@ -19,9 +18,17 @@ READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trig
 
 
 def thermal_throttle_dirs(sysfs="/sys"):
-    """Each cpu's thermal_throttle directory present on this host (Docker masks them)."""
-    found = glob.glob(os.path.join(sysfs, "devices/system/cpu/cpu*/thermal_throttle"))
-    return tuple(sorted("/sys" + path[len(sysfs):] for path in found))
+    """Each cpu's thermal_throttle directory present on this host (Docker masks them).
+
+    A scandir rather than glob: glob imports re (~7 ms) on every container start.
+    """
+    base = os.path.join(sysfs, "devices/system/cpu")
+    try:
+        names = [entry.name for entry in os.scandir(base) if entry.name.startswith("cpu")]
+    except OSError:
+        return ()
+    return tuple(sorted(f"/sys/devices/system/cpu/{name}/thermal_throttle" for name in names
+                        if os.path.isdir(os.path.join(base, name, "thermal_throttle"))))
 
 
 def masked_paths(security, sysfs="/sys"):
