@@ -16,7 +16,7 @@
 
 import io
 import os
-import tarfile
+from .tarlib import tarfile
 import time
 
 from ..errors import NotFound, SpecError

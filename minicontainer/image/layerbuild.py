@@ -76,7 +76,7 @@ def _is_opaque(path):
 
 def write_tar(root, out, overlay=False):
     """Write ``root`` as a tar to the binary stream ``out``; returns warnings."""
-    import tarfile
+    from .tarlib import tarfile
     warnings = []
     seen_inodes = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:

@@ -99,7 +99,7 @@ def decompressed(stream):
 
 def unpack_layer(stream, dest):
     """Unpack the layer read from ``stream`` into the existing empty ``dest``."""
-    import tarfile
+    from .tarlib import tarfile
     outer = HashingReader(stream)
     plain, _kind = decompressed(outer)
     inner = HashingReader(plain)
@@ -160,7 +160,7 @@ class _Extractor:
         self._apply_pending_xattrs()
 
     def stdlib_check(self, member, dest):
-        import tarfile
+        from .tarlib import tarfile
         # Both raise on an escape; their results are deliberately unused.  Only
         # data_filter resolves hard link targets; tar_filter checks names.
         if member.islnk():
