@@ -1,6 +1,6 @@
 """Containers' cgroups on cgroup v2 and on v1 (legacy or hybrid) hosts.
 
-    manager = create_manager(container_id, resources, parent=None)
+    manager = create_manager(container_id, resources, parent=None, privileged=False)
     manager.create(); manager.add_pid(pid); ...; manager.kill(); manager.destroy()
     state["cgroup"] = manager.record()      # later: from_record(state["cgroup"])
 
@@ -16,8 +16,12 @@ from .base import check_name, parent_parts
 from . import detect as _detect
 
 
-def create_manager(container_id, resources=None, parent=None, layout=None):
-    """A manager for ``container_id``'s cgroup (no side effects until create())."""
+def create_manager(container_id, resources=None, parent=None, layout=None, privileged=False):
+    """A manager for ``container_id``'s cgroup (no side effects until create()).
+
+    create() confines the container to Docker's default devices unless
+    ``privileged`` (--privileged).
+    """
     check_name(container_id, "container id")
     parts = parent_parts(parent)
     layout = layout or _detect.detect()
@@ -26,10 +30,11 @@ def create_manager(container_id, resources=None, parent=None, layout=None):
         if layout.v2 is None:
             raise SetupError("no cgroup filesystem is mounted on this host", op="cgroup")
         leaf = os.path.join(layout.v2, *parts, container_id)
-        return V2Manager({"unified": leaf}, base=layout.v2, resources=resources)
+        return V2Manager({"unified": leaf}, base=layout.v2, resources=resources,
+                         privileged=privileged)
     from .v1 import V1Manager
     dirs = {name: os.path.join(base, *parts, container_id) for name, base in layout.v1.items()}
-    return V1Manager(dirs, bases=layout.v1, resources=resources)
+    return V1Manager(dirs, bases=layout.v1, resources=resources, privileged=privileged)
 
 
 def from_record(record):

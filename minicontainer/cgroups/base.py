@@ -5,7 +5,8 @@ A manager owns one container's cgroup: a leaf directory in each hierarchy
 of the process that made it.  Constructing a manager touches nothing; the
 launcher calls, in order::
 
-    create()          before the container's first process exists
+    create()          before the container's first process exists (with the
+                      device restriction unless privileged)
     add_pid(pid)      (or clone3 into open_fd() on v2) before the child runs
     apply(resources)  limits; again for ``update``
     stats() / freeze() / thaw() / oom_killed()
@@ -96,8 +97,11 @@ class CgroupManager:
 
     version = None
 
-    def __init__(self, dirs, created=(), resources=None):
+    def __init__(self, dirs, created=(), resources=None, privileged=False):
         self._dirs = dict(dirs)
+        # --privileged: no device restriction (Docker's rule); otherwise
+        # create() confines the container to the default devices
+        self.privileged = privileged
         # parent directories (from --cgroup-parent) this manager made, deepest
         # last; destroy removes them again when nothing else uses them
         self._created = list(created)
@@ -141,6 +145,8 @@ class CgroupManager:
         self._made = []
         try:
             self._create()
+            if not self.privileged:
+                self._restrict_devices()
             if self.resources is not None:
                 self.apply(self.resources)
         except BaseException:
@@ -171,6 +177,10 @@ class CgroupManager:
         raise NotImplementedError
 
     def _check_controllers(self, needed):
+        raise NotImplementedError
+
+    def _restrict_devices(self):
+        """Allow only the default device nodes (cgroups/devices.py)."""
         raise NotImplementedError
 
     def add_pid(self, pid):

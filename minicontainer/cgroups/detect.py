@@ -19,7 +19,8 @@ UNIFIED, HYBRID, LEGACY = "unified", "hybrid", "legacy"
 # (see v2._step_aside); containers go beside it, beneath the group above.
 RUNTIME_LEAF = "minicontainer-runtime"
 # The v1 controllers minicontainer puts a container into.
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer")
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer",
+                  "devices")
 
 _cached = None
 

@@ -12,6 +12,7 @@ Docker's mapping of its flags onto the v1 files:
   --pids-limit           pids.max
   --blkio-weight         blkio.weight (or blkio.bfq.weight)
   --device-*-bps         blkio.throttle.read_bps_device / write_bps_device
+  (not --privileged)     devices.deny "a", devices.allow the default list
 """
 
 import os
@@ -27,8 +28,8 @@ from .base import (FREEZE_WAIT_SECONDS, CgroupManager, bytes_or_none, device_num
 class V1Manager(CgroupManager):
     version = 1
 
-    def __init__(self, dirs, bases=None, created=(), resources=None):
-        super().__init__(dirs, created, resources)
+    def __init__(self, dirs, bases=None, created=(), resources=None, privileged=False):
+        super().__init__(dirs, created, resources, privileged)
         self._bases = dict(bases or {})   # controller → our own cgroup's directory
 
     def _dir(self, controller):
@@ -56,6 +57,15 @@ class V1Manager(CgroupManager):
             copy_cpuset = controller == "cpuset" or self._dirs.get("cpuset") == leaf
             self._make_tree(leaf, self._bases[controller],
                             self._init_cpuset if copy_cpuset else _nothing)
+
+    def _restrict_devices(self):
+        directory = self._dir("devices")
+        if directory is None:
+            self.warn("no devices cgroup controller is mounted: the container may open any "
+                      "device node it can create")
+            return
+        from .devices import restrict_v1
+        restrict_v1(directory)
 
     def _init_cpuset(self, path, existed):
         # A new v1 cpuset starts with empty cpus and mems, and the kernel refuses

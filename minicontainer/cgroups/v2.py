@@ -11,6 +11,8 @@ Docker's flags on the v2 files (the conversions are the ones runc uses):
   --pids-limit           pids.max
   --blkio-weight         io.bfq.weight, or io.weight = 1 + (w - 10) * 9999 / 990
   --device-*-bps         io.max "MAJ:MIN rbps=N wbps=N"
+  (not --privileged)     a BPF device program attached to the cgroup (v2 has no
+                         devices controller files)
 
 A controller works in a group only when its parent lists it in
 cgroup.subtree_control, so create() enables what the container needs in the
@@ -44,8 +46,8 @@ def blkio_to_io_weight(weight):
 class V2Manager(CgroupManager):
     version = 2
 
-    def __init__(self, dirs, base=None, created=(), resources=None):
-        super().__init__(dirs, created, resources)
+    def __init__(self, dirs, base=None, created=(), resources=None, privileged=False):
+        super().__init__(dirs, created, resources, privileged)
         self._base = base
 
     @property
@@ -77,6 +79,10 @@ class V2Manager(CgroupManager):
         self._make_tree(self.leaf, self._base,
                         lambda path, existed: path != self.leaf and
                         self._enable_controllers(path, need, ours=True))
+
+    def _restrict_devices(self):
+        from .devices import restrict_v2
+        restrict_v2(self.leaf)
 
     def _enable_controllers(self, directory, need, ours):
         """Turn on, for ``directory``'s children, every controller we can use.

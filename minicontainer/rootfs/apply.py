@@ -50,9 +50,10 @@ def _mkdir(why, path, mode):
     sc.chmod(path, mode, why=None)  # mkdir's mode is filtered by the umask
 
 
-def _device(why, path, major, minor, mode, host_path):
+def _device(why, path, major, minor, mode, host_path, kind="c"):
+    node_type = stat.S_IFBLK if kind == "b" else stat.S_IFCHR
     try:
-        sc.mknod(path, stat.S_IFCHR | mode, os.makedev(major, minor), why=why)
+        sc.mknod(path, node_type | mode, os.makedev(major, minor), why=why)
         sc.chmod(path, mode)
     except PermissionError:
         # In a user namespace mknod is refused; bind the host's node instead,

@@ -10,6 +10,7 @@ Each step is a tuple ``(kind, why, *args)``.
 """
 
 import os
+import stat
 
 from ..linux import constants as C
 from .paths import secure_join
@@ -31,6 +32,11 @@ NOSUID_NODEV_NOEXEC = C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
 RUNTIME_FILES = (("hostname", "its own hostname"), ("hosts", "names for localhost and itself"),
                  ("resolv.conf", "which DNS servers to ask"))
 INIT_PATH = "/sbin/docker-init"
+# Host /dev entries --privileged does not copy: the container's own mounts
+# and links stand there, and the console is the container's terminal (runc
+# skips the same ones).
+HOST_DEV_SKIP = frozenset(["pts", "shm", "mqueue", "fd", "console", "ptmx", "core", "stdin",
+                           "stdout", "stderr", ".lxc", ".lxd-mounts", ".udev"])
 
 
 class RootfsPlan:
@@ -106,6 +112,8 @@ def _plan_dev(plan, spec, userns):
     for name, major, minor, what in DEVICES:
         plan.step("device", f"create /dev/{name}: {what}", os.path.join(dev, name), major, minor,
                   0o666, "/dev/" + name)
+    if spec.security.privileged:
+        _plan_host_devices(plan, dev, host_device_nodes())
     for target, name in DEV_LINKS:
         plan.step("symlink", f"link /dev/{name} -> {target}", target, os.path.join(dev, name))
     pts = os.path.join(dev, "pts")
@@ -124,6 +132,55 @@ def _plan_dev(plan, spec, userns):
         plan.step("mkdir", "create /dev/mqueue", mqueue, 0o755)
         plan.step("mount", "mount the IPC namespace's POSIX message queues",
                   "mqueue", mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None)
+
+
+def host_device_nodes(top="/dev"):
+    """The host's device nodes: (relative path, "c"|"b", major, minor, mode), sorted.
+
+    Directories come first as (relative path, "dir", 0, 0, mode).  Reads
+    only: nodes are stat'ed, never opened.
+    """
+    found = []
+
+    def walk(directory, rel):
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if not rel and entry.name in HOST_DEV_SKIP:
+                continue
+            path = os.path.join(rel, entry.name)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue        # vanished meanwhile (udev)
+            if stat.S_ISDIR(st.st_mode):
+                found.append((path, "dir", 0, 0, stat.S_IMODE(st.st_mode)))
+                walk(entry.path, path)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                found.append((path, "b" if stat.S_ISBLK(st.st_mode) else "c",
+                              os.major(st.st_rdev), os.minor(st.st_rdev),
+                              stat.S_IMODE(st.st_mode)))
+
+    walk(top, "")
+    return found
+
+
+def _plan_host_devices(plan, dev, nodes):
+    """--privileged: a node for every host device, as Docker gives it."""
+    defaults = {name for name, *_ in DEVICES}
+    for rel, kind, major, minor, mode in nodes:
+        if rel in defaults:
+            continue
+        path = os.path.join(dev, rel)
+        if kind == "dir":
+            plan.step("mkdir", f"create /dev/{rel} (--privileged: the host's devices)",
+                      path, mode)
+            continue
+        what = "block" if kind == "b" else "character"
+        plan.step("device", f"create /dev/{rel}: the host's {what} device {major}:{minor} "
+                  "(--privileged)", path, major, minor, mode, "/dev/" + rel, kind)
 
 
 def _maps_gid(spec, gid):

@@ -58,6 +58,10 @@ class FakeKernel:
         monkeypatch.setattr(cgroupfs, "make_dir", self.make_dir)
         monkeypatch.setattr(cgroupfs, "write", self.write)
         monkeypatch.setattr(cgroupfs, "remove_dir", self.remove_dir)
+        # the v2 device filter is a bpf(2) call, not a file write: record it
+        from minicontainer.cgroups import devices
+        monkeypatch.setattr(devices, "restrict_v2", lambda path: self.writes.append(
+            ("bpf device filter", path, "attach the device filter")))
 
     def files_for(self, path):
         rel = os.path.relpath(path, self.root).split(os.sep)
