@@ -40,7 +40,7 @@ def run(ctx):
 @click.argument("containers", nargs=-1, required=True)
 def remove(force, containers):
     """Remove one or more containers."""
-    from .container import remove as remove_container
+    from .lifecycle import remove as remove_container
     failed = False
     for ref in containers:
         try:
@@ -59,7 +59,7 @@ def remove(force, containers):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def list_command(show_all, quiet, fmt):
     """List containers."""
-    from .container import list_containers
+    from .lifecycle import list_containers
     rows = [s for s in list_containers() if show_all or s["status"] == "running"]
     if quiet:
         for state in rows:

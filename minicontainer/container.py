@@ -5,10 +5,11 @@
                                      hostname="lab")).run(capture_output=True)
     print(result.exit_code, result.stdout)        # 0 b'lab\\n'
 
-Order of a run: validate (pure) -> state directory and name -> /etc files ->
-rootfs plan -> launcher.start (clone, maps, "go", exec) -> state.json ->
-wait -> remove (--rm) or record the exit.  Every step registers its undo, so a
-failure anywhere leaves nothing behind.
+A container is *created* (validated, state directory, name, image root) and
+*started* (cgroup, clone, network, exec) as separate steps, like Docker's
+``create`` and ``start``; ``run`` does both and waits.  Every step registers
+its undo, so a failure anywhere leaves nothing behind; what stays between
+runs is in state.json, from which ``lifecycle`` can also release everything.
 """
 
 import os
@@ -16,7 +17,7 @@ import sys
 import time
 
 from . import validate
-from .errors import NotFound, SpecError
+from .errors import SpecError
 from .linux import proc as procfs
 from .state import StateStore
 
@@ -34,7 +35,7 @@ class RunResult:
         return f"RunResult(id={self.id[:12]!r}, exit_code={self.exit_code})"
 
 
-def resolve_image(spec, container_id):
+def resolve_image(spec):
     """The image's defaults merged into ``spec`` (Docker's rules), and its handle.
 
     A directory (``/x``, ``./x``) is used as the root as it is, with no image
@@ -50,7 +51,7 @@ def resolve_image(spec, container_id):
         return spec.replace(rootfs=os.path.abspath(spec.rootfs), cwd=spec.cwd or "/"), None
     from .image.config import merge_run_config
     from .state import data_root
-    if spec.pull != "missing" or not _image_cached(spec.rootfs):
+    if spec.pull != "missing" or image._cached_image(data_root(), spec.rootfs) is None:
         image.ensure_image(data_root(), spec.rootfs, spec.pull)
     config, handle = image.open_image(data_root(), spec.rootfs)
     run = merge_run_config(config, {"entrypoint": spec.entrypoint, "args": spec.args,
@@ -60,13 +61,6 @@ def resolve_image(spec, container_id):
                         image=spec.image or spec.rootfs), handle
 
 
-def _image_cached(ref):
-    """Cheap check on the hot path: is ``ref`` already known to the run cache?"""
-    from . import image
-    from .state import data_root
-    return image._cached_image(data_root(), ref) is not None
-
-
 def find_init_binary():
     for path in INIT_BINARIES:
         if os.access(path, os.X_OK):
@@ -74,28 +68,40 @@ def find_init_binary():
     raise SpecError("--init needs tini's static binary (apt-get install tini)")
 
 
-class Container:
-    """One container: ``run()`` starts it in the foreground and waits."""
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
-    def __init__(self, spec, state_root=None):
+
+class Container:
+    """One container: ``create``, ``start`` (then ``wait``), or ``run`` for all three."""
+
+    def __init__(self, spec, state_root=None, container_id=None):
         self.spec = spec
         self.store = StateStore(state_root)
-        self.id = os.urandom(32).hex()
+        self.id = container_id or os.urandom(32).hex()
+        self.created = container_id is not None
+        self.image = None
         self.cgroup = None
         self.network = None
-        self.image = None
-        self.rootfs_mounted = False
         self.oom_killed = False
 
+    @classmethod
+    def load(cls, container_id, state_root=None):
+        """The created container recorded under ``container_id`` (for start/restart)."""
+        from .spec import ContainerSpec
+        store = StateStore(state_root)
+        state = store.load(container_id)
+        return cls(ContainerSpec.from_json_dict(state["spec"]), state_root, container_id)
+
+    # -- run: create + start + wait ---------------------------------------------
+
     def run(self, *, stdin=None, stdout=None, stderr=None, capture_output=False,
-            explain=None, interactive=None):
+            explain=None):
         """Run to completion; a RunResult with the exit code (and output if captured).
 
         ``stdin``/``stdout``/``stderr`` are file descriptors (default: ours);
         ``explain`` is a callable such as runtime.explain.ExplainPrinter().
         """
-        from .runtime import launcher
-        spec = self._prepare()
         if capture_output:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
@@ -104,47 +110,75 @@ class Container:
             stdio = (stdin if stdin is not None else 0, stdout if stdout is not None else 1,
                      stderr if stderr is not None else 2)
         try:
-            proc = self._start(spec, stdio, explain)
+            self.create()
+            try:
+                proc = self.start(stdio, explain)
+            except BaseException:
+                self._remove()  # a run that could not start leaves nothing behind
+                raise
+        except BaseException:
+            if capture_output:
+                for fd in (out_r, err_r):
+                    os.close(fd)
+            raise
         finally:
             if capture_output:
                 os.close(out_w)
                 os.close(err_w)
         outputs = (None, None)
+        from .runtime import launcher
         try:
             if capture_output:
                 outputs = _drain(out_r, err_r)
-            code = launcher.wait(proc, interactive=spec.interactive)
+            code = launcher.wait(proc, interactive=self.spec.interactive)
         except BaseException:
-            launcher._kill_and_reap(proc)
-            self._finish(spec, proc, None)
+            launcher.kill_and_reap(proc)
+            self.finish(None)
             raise
-        code = self._finish(spec, proc, code)
+        code = self.finish(code)
         return RunResult(self.id, code, *outputs, oom_killed=self.oom_killed)
 
-    def _prepare(self):
+    # -- create -------------------------------------------------------------------
+
+    def create(self):
+        """Validate, claim the name, mount the image root, record "created"."""
+        if self.created:
+            return self.id
         spec = self.spec
         if spec.hostname is None:
             spec = spec.replace(hostname=self.id[:12])
-        spec, self.image = resolve_image(spec, self.id)
+        spec, self.image = resolve_image(spec)
         if spec.has("time") and not procfs.has_namespace("time"):
             spec = spec.replace(namespaces=spec.namespaces - {"time"})
         validate.check_spec(spec)
-        self.spec = spec
-        return spec
-
-    def _start(self, spec, stdio, explain):
-        from .cgroups import create_manager
-        from .rootfs.etc_files import write_etc_files
-        from .rootfs.plan import plan_rootfs
-        from .runtime import launcher
-        container_dir = self.store.create(self.id, spec.name)
-        self.cgroup = None
+        self.store.create(self.id, spec.name)
         try:
             if self.image is not None:
                 from .image import mount_image
                 from .state import data_root
-                self.rootfs_mounted = True
-                spec = self.spec = spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
+                spec = spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
+            self.spec = spec
+            self.store.save(self.id, {"id": self.id, "name": spec.name, "status": "created",
+                                      "created": _now(), "pid": None, "exit_code": None,
+                                      "restart_count": 0, "spec": spec.to_json_dict()})
+        except BaseException:
+            from .lifecycle import release
+            release(self.store, self.id, {"spec": spec.to_json_dict()})
+            raise
+        self.created = True
+        return self.id
+
+    # -- start ---------------------------------------------------------------------
+
+    def start(self, stdio=(0, 1, 2), explain=None, foreground=True):
+        """Start the created container's PID 1; returns the launcher's Process."""
+        from .cgroups import create_manager
+        from .rootfs.etc_files import write_etc_files
+        from .rootfs.plan import plan_rootfs
+        from .runtime import launcher
+        spec = self.spec
+        container_dir = self.store.container_dir(self.id)
+        try:
             write_etc_files(container_dir, spec)
             if spec.has("user"):
                 _give_to_container_root(container_dir, spec)
@@ -160,23 +194,21 @@ class Container:
             self.cgroup.create()
             for warning in self.cgroup.warnings:
                 sys.stderr.write(f"WARNING: {warning}\n")
-            proc = launcher.start(spec, plan, stdio, explain, foreground=True,
+            proc = launcher.start(spec, plan, stdio, explain, foreground=foreground,
                                   hooks=(self.cgroup.add_pid, self._attach_network),
                                   join_net=self._joined_net_pid(spec))
-            self.store.save(self.id, self._state(spec, proc, "running"))
+            state = self.store.load(self.id)
+            state.update(status="running", pid=proc.pid, started=procfs.start_time(proc.pid),
+                         started_at=_now(), exit_code=None, oom_killed=False,
+                         cgroup=self.cgroup.record(), network=self.network)
+            self.store.save(self.id, state)
         except BaseException:
-            self._release()
+            self._release_runtime()
             raise
         return proc
 
-    def _state(self, spec, proc, status, exit_code=None):
-        return {"id": self.id, "name": spec.name, "pid": proc.pid,
-                "started": procfs.start_time(proc.pid), "status": status,
-                "exit_code": exit_code, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "cgroup": self.cgroup.record(), "network": self.network,
-                "spec": spec.to_json_dict()}
-
-    def _finish(self, spec, proc, code):
+    def finish(self, code):
+        """Record how PID 1 ended (or remove the container with --rm); Docker's code."""
         # The kernel's OOM counters vanish with the cgroup: read them first.
         oom_killed = bool(self.cgroup and code is not None and self.cgroup.oom_killed())
         if oom_killed:
@@ -184,13 +216,13 @@ class Container:
             sys.stderr.write("minicontainer: the container was killed by the kernel's OOM "
                              "killer (memory limit reached)\n")
         self.oom_killed = oom_killed
-        if spec.auto_remove or code is None:
-            self._release()
+        self._release_runtime()
+        if self.spec.auto_remove or code is None:
+            self._remove()
             return code
-        self._release(keep_state=True)
         state = self.store.load(self.id)
         state.update(status="exited", exit_code=code, pid=None, oom_killed=oom_killed,
-                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                     finished_at=_now())
         self.store.save(self.id, state)
         return code
 
@@ -217,22 +249,16 @@ class Container:
             raise Conflict(f"cannot join the network of container {ref}: it is not running")
         return state["pid"]
 
-    def _release(self, keep_state=False):
-        """Undo what _start made: network, cgroup, then (unless kept) the state."""
-        if self.network is not None:
-            from . import network
-            from .state import data_root
-            network.detach(data_root(), self.id, self.network)
-            self.network = None
-        if self.cgroup is not None:
-            self.cgroup.kill()
-            self.cgroup.destroy()
-        if not keep_state:
-            if self.rootfs_mounted:
-                from .image import release_rootfs
-                from .state import data_root
-                release_rootfs(data_root(), self.id)
-            self.store.remove(self.id, self.spec.name)
+    def _release_runtime(self):
+        """Undo what start made: the network, then the cgroup."""
+        from .lifecycle import release_runtime
+        release_runtime(self.id, self.network, self.cgroup)
+        self.network = None
+        self.cgroup = None
+
+    def _remove(self):
+        from .lifecycle import release
+        release(self.store, self.id, {"spec": self.spec.to_json_dict()})
 
 
 def _give_to_container_root(container_dir, spec):
@@ -240,48 +266,6 @@ def _give_to_container_root(container_dir, spec):
     uid, gid = spec.uid_map[0].host_id, spec.gid_map[0].host_id
     for name in ("", "hostname", "hosts", "resolv.conf"):
         os.chown(os.path.join(container_dir, name), uid, gid)
-
-
-def remove(ref, force=False, state_root=None):
-    """Delete a container's record (``rm``); a running one only with force."""
-    store = StateStore(state_root)
-    container_id = store.resolve(ref)
-    state = store.load(container_id)
-    if procfs.is_alive(state.get("pid"), state.get("started")):
-        if not force:
-            from .errors import Conflict
-            raise Conflict(f"cannot remove container {ref}: it is running (stop it first or use -f)")
-        os.kill(state["pid"], 9)
-    if state.get("network"):
-        from . import network
-        from .state import data_root
-        network.detach(data_root(), container_id, state["network"])
-    if state.get("cgroup"):
-        from .cgroups import from_record
-        manager = from_record(state["cgroup"])
-        manager.kill()
-        manager.destroy()
-    if state["spec"].get("image"):
-        from .image import release_rootfs
-        from .state import data_root
-        release_rootfs(data_root(), container_id)
-    store.remove(container_id, state.get("name"))
-    return container_id
-
-
-def list_containers(state_root=None):
-    store = StateStore(state_root)
-    result = []
-    for container_id in store.list_ids():
-        try:
-            state = store.load(container_id)
-        except NotFound:
-            continue
-        if state.get("status") == "running" and not procfs.is_alive(state.get("pid"),
-                                                                    state.get("started")):
-            state["status"] = "exited"
-        result.append(state)
-    return result
 
 
 def _drain(*fds):

@@ -75,7 +75,7 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         _relay_until_exec(parent, proc, explain)
         _install_forwarding(proc)  # signals held back so far reach the container
     except BaseException:
-        _kill_and_reap(proc)
+        kill_and_reap(proc)
         raise
     finally:
         parent.close()
@@ -95,11 +95,11 @@ def _relay_until_exec(chan, proc, explain):
         elif kind == "pty":
             proc.pty = fd
         elif kind == "error":
-            _kill_and_reap(proc)
+            kill_and_reap(proc)
             raise MiniContainerError.from_dict(message[1])
 
 
-def _kill_and_reap(proc):
+def kill_and_reap(proc):
     if proc.status is not None:
         return
     try:

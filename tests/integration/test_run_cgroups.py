@@ -84,6 +84,8 @@ def _wait_running(mc, timeout=20):
             path = os.path.join(root, cid, "state.json")
             if os.path.exists(path):
                 with open(path) as f:
-                    return json.load(f)
+                    state = json.load(f)
+                if state.get("status") == "running":
+                    return state
         time.sleep(0.02)
     raise AssertionError("no running container appeared")
