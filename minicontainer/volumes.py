@@ -359,3 +359,52 @@ def _copy_tree(source, dest):
         os.lchown(dst, st.st_uid, st.st_gid)
         if not os.path.islink(dst):
             os.chmod(dst, st.st_mode & 0o7777)  # chown cleared setuid bits
+
+
+# -- what run calls ------------------------------------------------------------------
+
+def volume_mounts(data_root, volume_values, image_volumes=(), rootfs=None):
+    """(mounts ready for the rootfs plan, names of the anonymous volumes made).
+
+    ``volume_values`` are ``-v`` strings and/or already parsed Mount records
+    (from ``--mount``, ``--tmpfs``, ``--volumes-from``), in flag order.  Each
+    path in ``image_volumes`` (the image's VOLUME list) that no mount covers
+    gets an anonymous volume.  Named volumes are created on first use and,
+    when new, seeded from ``rootfs`` (the mounted image root) at their target.
+    A ``-v`` bind whose host directory is missing gets it created (Docker).
+    """
+    mounts = []
+    for value in volume_values:
+        if isinstance(value, str):
+            mount = parse_volume(value)
+            if mount.type == "bind" and not os.path.lexists(mount.source):
+                os.makedirs(mount.source, 0o755)
+            value = mount
+        mounts.append(value)
+    mounts += image_volume_mounts(image_volumes or (), mounts)
+    resolved, anonymous = resolve_mounts(data_root, mounts, rootfs)
+    return tuple(resolved), anonymous
+
+
+def remove_anonymous(data_root, names):
+    """``rm -v`` / ``run --rm``: delete these (anonymous) volumes; missing ones are fine."""
+    for name in names or ():
+        remove_volume(data_root, name, force=True)
+
+
+def volume_names_in(data_root, mounts):
+    """Names of the volumes among ``mounts`` (Mount records or their dicts)."""
+    base = volumes_dir(data_root)
+    names = set()
+    for mount in mounts:
+        get = mount.get if isinstance(mount, dict) else (lambda key: getattr(mount, key, None))
+        source = get("source")
+        if not source:
+            continue
+        if get("type") == "volume" and "/" not in source:
+            names.add(source)
+            continue
+        parent, leaf = os.path.split(os.path.normpath(source))
+        if leaf == "_data" and os.path.dirname(parent) == base:
+            names.add(os.path.basename(parent))
+    return names
