@@ -12,6 +12,7 @@ import stat
 from ..errors import SetupError
 from ..linux import constants as C
 from ..linux import syscalls as sc
+from ..linux.mountattr import MOUNT_ATTR_RDONLY, mount_setattr
 
 
 def prepare_targets(plan):
@@ -75,7 +76,7 @@ def _pivot(why, root):
     sc.chdir("/")
 
 
-def _readonly(why, path):
+def _readonly(why, path, recursive=False):
     # A bind remount must repeat the flags the mount already has (nosuid,
     # nodev, ...): in a user namespace dropping a locked flag is refused.
     flags = _current_flags(path)
@@ -84,6 +85,38 @@ def _readonly(why, path):
         if not _is_mount_point(path):
             sc.mount(path, path, None, C.MS_BIND | C.MS_REC, None, why=why)
     sc.mount(None, path, None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | flags, None, why=why)
+    if recursive:
+        _readonly_beneath(why, path)
+
+
+def _readonly_beneath(why, path):
+    """Make every mount beneath ``path`` read-only as well."""
+    try:
+        mount_setattr(path, MOUNT_ATTR_RDONLY, recursive=True, why=why)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
+            raise
+    # before Linux 5.12: one read-only remount per submount, parents first
+    prefix = path.rstrip("/") + "/"
+    for mountpoint in _mountpoints():
+        if mountpoint.startswith(prefix):
+            flags = _current_flags(mountpoint)
+            sc.mount(None, mountpoint, None,
+                     C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | flags, None, why=why)
+
+
+def _mountpoints():
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [_unescape(p) for p in points]
+
+
+def _unescape(field):
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
 
 
 def _current_flags(path):

@@ -201,7 +201,10 @@ def _plan_user_mount(plan, mount):
     plan.step("mount", f"bind the host's {mount.source} at {mount.target} (-v)",
               mount.source, target, None, C.MS_BIND | C.MS_REC, None)
     if mount.readonly:
-        plan.step("readonly", f"make {mount.target} read-only (:ro)", target)
+        # recursively: a bind of / brings /proc, /sys, cgroupfs ... along, and
+        # those stay writable unless each is made read-only too (Docker >= 25)
+        plan.step("readonly", f"make {mount.target} and every mount beneath it read-only (:ro)",
+                  target, True)
 
 
 _TMPFS_FLAG_WORDS = {"noexec": C.MS_NOEXEC, "nosuid": C.MS_NOSUID, "nodev": C.MS_NODEV,

@@ -1,0 +1,38 @@
+"""Seam function for mount_setattr(2): change a whole mount tree's flags at once.
+
+A recursive bind mount (``-v /:/host``) brings every mount beneath its source
+along (/proc, /sys, cgroupfs ...).  Remounting the top read-only leaves
+those submounts writable; mount_setattr with AT_RECURSIVE (Linux >= 5.12)
+makes the whole tree read-only in one call.  glibc has no wrapper for it.
+"""
+
+import ctypes
+import os
+import struct
+
+from .libc import cstr, syscall
+from .syscalls import _run
+
+_NR_MOUNT_SETATTR = {"x86_64": 442, "aarch64": 442}
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+
+
+def mount_setattr(path, attr_set, attr_clr=0, recursive=True, why=None):
+    """Set (and clear) MOUNT_ATTR_* flags on the mount at ``path`` (and beneath it)."""
+    number = _NR_MOUNT_SETATTR.get(os.uname().machine)
+
+    def call():
+        if number is None:
+            raise OSError(38, "mount_setattr number unknown on this machine", path)
+        # struct mount_attr: attr_set, attr_clr, propagation, userns_fd (u64 each)
+        attr = ctypes.create_string_buffer(struct.pack("=QQQQ", attr_set, attr_clr, 0, 0), 32)
+        try:
+            return syscall(number, ctypes.c_int(AT_FDCWD), cstr(path),
+                           ctypes.c_uint(AT_RECURSIVE if recursive else 0), attr,
+                           ctypes.c_size_t(32))
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, path) from None
+    return _run("mount_setattr", (path, hex(attr_set), hex(attr_clr),
+                                  "AT_RECURSIVE" if recursive else 0), why, call)
