@@ -356,8 +356,20 @@ def load(source, quiet):
     from .image import reference as refs
     from .image.archive import load as load_archive
     if source is None and sys.stdin.isatty():
-        raise SpecError("requested load from stdin, but stdin is empty (use -i FILE)")
-    names = load_archive(_data_root(), source if source else sys.stdin.buffer)
+        raise SpecError("requested load from stdin, but stdin is a terminal (use -i FILE)")
+    stream = source
+    if source is None:
+        first = sys.stdin.buffer.read(1 << 16)
+        if not first:
+            raise SpecError("requested load from stdin, but stdin is empty")
+        stream = _Joined(first, sys.stdin.buffer)
+    try:
+        names = load_archive(_data_root(), stream)
+    except SpecError as exc:
+        if not str(exc).startswith("cannot read archive"):
+            raise
+        raise SpecError(f"{source or 'stdin'} is not a tar archive (docker-archive or OCI "
+                        f"layout, optionally compressed)") from None
     if quiet:
         return
     for name in names:
@@ -366,6 +378,22 @@ def load(source, quiet):
             click.echo(f"Loaded image ID: {Store(_data_root()).image(name).id}")
         else:
             click.echo(f"Loaded image: {refs.parse(name).familiar()}")
+
+
+class _Joined:
+    """Bytes already read, then the rest of the stream (read() only)."""
+
+    def __init__(self, head, rest):
+        self.head, self.rest = head, rest
+
+    def read(self, size=-1):
+        if self.head:
+            if size is None or size < 0:
+                data, self.head = self.head + self.rest.read(), b""
+                return data
+            data, self.head = self.head[:size], self.head[size:]
+            return data
+        return self.rest.read(size)
 
 
 @click.command()

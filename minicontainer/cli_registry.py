@@ -32,7 +32,8 @@ def _progress(quiet=False):
 def pull(platform, quiet, name):
     """Download an image from a registry."""
     from .image import reference as refs
-    from .image.pull import pull as pull_image
+    from .image.pull import parse_platform, pull as pull_image
+    parse_platform(platform)  # a bad --platform fails before anything is printed
     progress = _progress(quiet)
     if refs.parse(name, default_tag=False).tag is None and "@" not in name:
         progress.message("Using default tag: latest")

@@ -292,6 +292,9 @@ def test_save_then_load_round_trip(roots, fmt):
             third.cleanup()
     finally:
         other.cleanup()
+    for junk in (b"", b"not a tar\n"):
+        bad = roots.cli("load", input=junk, text=False, check=False)
+        assert bad.returncode == 125 and bad.stderr.count(b"\n") == 1
     missing = roots.cli("save", "-o", os.path.join(roots.base, "x.tar"), "mctest/absent",
                         check=False)
     assert missing.returncode == 125 and not os.path.exists(os.path.join(roots.base, "x.tar"))
