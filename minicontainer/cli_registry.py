@@ -37,6 +37,8 @@ def pull(platform, quiet, name):
     progress = _progress(quiet)
     if refs.parse(name, default_tag=False).tag is None and "@" not in name:
         progress.message("Using default tag: latest")
+    ref = refs.parse(name)
+    progress.message(f"{ref.digest or ref.tag}: Pulling from {ref.path}")
     full, _digest = pull_image(_data_root(), name, platform=platform, progress=progress)
     click.echo(full)
 

@@ -123,7 +123,7 @@ def test_push_then_pull_images_and_run(roots, registry):
     other = Roots()
     try:
         pulled = other.cli("pull", f"{registry.host}/mctest/cli-bb:1").stdout.splitlines()
-        assert pulled[-1] == name
+        assert pulled[0] == "1: Pulling from mctest/cli-bb" and pulled[-1] == name
         assert f"Digest: {digest}" in pulled and any("Pull complete" in x for x in pulled)
         again = other.cli("image", "pull", name).stdout
         assert "Already exists" in again

@@ -47,8 +47,9 @@ def test_render_template():
 
 
 def test_parse_changes_import_and_commit():
-    section = parse_changes(['CMD ["cat", "/etc/x"]', "ENTRYPOINT echo hi", "ENV A=1 B=\"two words\"",
-                             "ENV C 3", "WORKDIR /srv", "USER 1000:1000", "EXPOSE 80 53/udp",
+    section = parse_changes(['CMD ["cat", "/etc/x"]', "ENTRYPOINT echo hi",
+                             'ENV A=1 B="two words"', "ENV C 3", "WORKDIR /srv",
+                             "USER 1000:1000", "EXPOSE 80 53/udp",
                              "VOLUME /data", "LABEL team=mctest", "STOPSIGNAL SIGINT"])
     assert section == {
         "Cmd": ["cat", "/etc/x"], "Entrypoint": ["/bin/sh", "-c", "echo hi"],
