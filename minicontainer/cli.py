@@ -57,6 +57,8 @@ def run_command(argv):
         fail(str(exc), hint=f"See '{PROG} run --help'.")
     except MiniContainerError as exc:
         fail(str(exc), exc.exit_code)
+    if options.get("detach"):
+        return _run_detached(spec)
     explain = None
     if options.get("explain") or os.environ.get("MINICONTAINER_EXPLAIN") == "1":
         from .runtime.explain import ExplainPrinter
@@ -71,3 +73,18 @@ def run_command(argv):
     if explain is not None:
         explain.say(f"[runtime] the container's PID 1 exited: exit code {result.exit_code}")
     return result.exit_code
+
+
+def _run_detached(spec):
+    """``run -d``: the per-host supervisor starts it and parents it; print the id."""
+    from .errors import MiniContainerError
+    from .supervisor import request
+    from .image import looks_like_path
+    if looks_like_path(spec.rootfs):  # the supervisor has its own working directory
+        spec = spec.replace(rootfs=os.path.abspath(spec.rootfs))
+    try:
+        answer = request({"op": "run", "spec": spec.to_json_dict()})
+    except MiniContainerError as exc:
+        fail(str(exc), exc.exit_code)
+    print(answer["id"])
+    return 0

@@ -60,7 +60,8 @@ def remove(force, containers):
 def list_command(show_all, quiet, fmt):
     """List containers."""
     from .lifecycle import list_containers
-    rows = [s for s in list_containers() if show_all or s["status"] == "running"]
+    rows = [s for s in list_containers()
+            if show_all or s["status"] in ("running", "paused", "restarting")]
     if quiet:
         for state in rows:
             click.echo(state["id"][:12])
@@ -74,7 +75,10 @@ def list_command(show_all, quiet, fmt):
         for state in rows:
             status = state["status"]
             if status == "exited":
-                status = f"Exited ({state.get('exit_code')})"
+                code = state.get("exit_code")
+                status = f"Exited ({'unknown' if code is None else code})"
+            elif status == "paused":
+                status = "Up (Paused)"
             command = " ".join(state["spec"]["args"])[:20]
             click.echo(f"{state['id'][:12]:<14}{(state['spec'].get('image') or '-'):<12}"
                        f"{command:<22}{status:<16}{state.get('name') or ''}")
@@ -147,3 +151,11 @@ def network_prune(force):
     removed = manage.prune(_data_root())
     if removed:
         click.echo("Deleted Networks:\n" + "\n".join(removed))
+
+
+def _register_more():
+    from .cli_lifecycle import register
+    register(cli)
+
+
+_register_more()

@@ -179,6 +179,8 @@ class Container:
         spec = self.spec
         container_dir = self.store.container_dir(self.id)
         try:
+            if spec.image and self.image is None:
+                spec = self.spec = self._remount_image(spec)
             write_etc_files(container_dir, spec)
             if spec.has("user"):
                 _give_to_container_root(container_dir, spec)
@@ -225,6 +227,13 @@ class Container:
                      finished_at=_now())
         self.store.save(self.id, state)
         return code
+
+    def _remount_image(self, spec):
+        """A created container started again: its root, mounted again if it is not."""
+        from .image import mount_image, open_image
+        from .state import data_root
+        self.image = open_image(data_root(), spec.image)[1]
+        return spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
 
     def _attach_network(self, pid):
         """Give a bridge-networked container its veth, address and ports (a launch hook)."""

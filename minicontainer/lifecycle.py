@@ -79,9 +79,14 @@ def remove(ref, force=False, state_root=None):
         if not force:
             raise Conflict(f"cannot remove container {ref}: it is running "
                            "(stop it first or use rm -f)")
-        _mark(store, container_id, stop_requested=True)
-        os.kill(state["pid"], 9)
-        _wait_gone(state, 10)
+        if state.get("supervised"):
+            stop(container_id, timeout=0, signal="KILL", state_root=state_root)
+        else:
+            _mark(store, container_id, stop_requested=True)
+            os.kill(state["pid"], 9)
+            _wait_gone(state, 10)
+    elif state.get("status") == "restarting" and state.get("supervised"):
+        stop(container_id, timeout=0, state_root=state_root)  # cancel the pending restart
     release(store, container_id, store.load(container_id))
     return container_id
 
@@ -115,12 +120,23 @@ def kill(ref, signal="KILL", state_root=None):
 def stop(ref, timeout=10, signal=None, state_root=None):
     """Docker's stop: the stop signal, ``timeout`` seconds, then SIGKILL."""
     store, container_id, state = load(ref, state_root)
+    number = parse_signal(signal or state["spec"].get("stop_signal") or "TERM")
+    if state.get("supervised"):
+        # The supervisor parents it: it signals, holds back any restart and
+        # kills after the timeout; we wait for the exit to be recorded.
+        if state.get("status") == "paused":
+            unpause(ref, state_root)
+        from .supervisor import request
+        request({"op": "stop", "id": container_id, "signal": number, "timeout": timeout},
+                state_root)
+        _wait_gone(state, timeout + 30)
+        _wait_recorded(store, container_id, 10)
+        return container_id
     if not is_running(state):
         return container_id
     _mark(store, container_id, stop_requested=True)
     if state.get("status") == "paused":
         unpause(ref, state_root)
-    number = parse_signal(signal or state["spec"].get("stop_signal") or "TERM")
     try:
         os.kill(state["pid"], number)
     except ProcessLookupError:

@@ -15,6 +15,11 @@ from .spec import DEFAULT_NAMESPACES, ContainerSpec, Mount, Security
 # long name -> (short, takes a value, repeatable, help)
 FLAGS = {
     "rm": (None, False, False, "Remove the container when it exits"),
+    "detach": ("d", False, False, "Run container in background and print container ID"),
+    "restart": (None, True, False, "Restart policy: no, on-failure[:N], always, unless-stopped"),
+    "stop-signal": (None, True, False, "Signal to stop the container"),
+    "stop-timeout": (None, True, False, "Timeout (in seconds) to stop a container"),
+    "label": ("l", True, True, "Set meta data on a container (KEY=VALUE)"),
     "name": (None, True, False, "Assign a name to the container"),
     "hostname": ("h", True, False, "Container host name"),
     "domainname": (None, True, False, "Container NIS domain name"),
@@ -185,11 +190,34 @@ def build_spec(options, image, command):
         readonly_rootfs=bool(options.get("read-only")),
         mounts=tuple(_mounts(options)), namespaces=frozenset(namespaces),
         uid_map=uid_map, gid_map=gid_map, network=network, init=bool(options.get("init")),
-        auto_remove=bool(options.get("rm")),
+        auto_remove=bool(options.get("rm")), restart=_restart_policy(options),
+        stop_signal=options.get("stop-signal"), stop_timeout=_stop_timeout(options),
+        labels=tuple(tuple(label.partition("=")[::2]) for label in options.get("label", ())),
         security=_security(options), resources=_resources(options),
         network_options=_network_options(options),
         cgroup_parent=options.get("cgroup-parent"),
     )
+
+
+def _restart_policy(options):
+    policy = options.get("restart", "no")
+    name, _, count = policy.partition(":")
+    if name not in ("no", "always", "unless-stopped", "on-failure") or (
+            count and (name != "on-failure" or not count.isdigit())):
+        raise SpecError(f"invalid restart policy {policy!r}: use no, always, unless-stopped "
+                        "or on-failure[:max-retries]")
+    if name != "no" and options.get("rm"):
+        raise SpecError("conflicting options: cannot specify both --restart and --rm")
+    return policy
+
+
+def _stop_timeout(options):
+    value = options.get("stop-timeout")
+    if value is None:
+        return None
+    if not value.lstrip("-").isdigit():
+        raise SpecError(f"invalid --stop-timeout {value!r}: a number of seconds")
+    return int(value)
 
 
 def _network_options(options):

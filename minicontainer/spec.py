@@ -124,6 +124,8 @@ class ContainerSpec(Record):
         ("network", "none"), ("init", False), ("auto_remove", False),
         ("resources", Resources()), ("cgroup_parent", None),
         ("security", Security()), ("network_options", NetworkOptions()),
+        ("restart", "no"), ("stop_signal", None), ("stop_timeout", None),
+        ("healthcheck", None), ("labels", ()),
     )
     __slots__ = tuple(name for name, _ in FIELDS)
 
@@ -136,6 +138,7 @@ class ContainerSpec(Record):
         data["args"] = list(self.args)
         data["env"] = list(self.env)
         data["mounts"] = [m.as_dict() for m in self.mounts]
+        data["labels"] = [list(pair) for pair in self.labels]
         data["namespaces"] = sorted(self.namespaces)
         data["uid_map"] = [m.as_dict() for m in self.uid_map]
         data["gid_map"] = [m.as_dict() for m in self.gid_map]
@@ -149,6 +152,7 @@ class ContainerSpec(Record):
         data["args"] = tuple(data.get("args", ()))
         data["env"] = tuple(data.get("env", ()))
         data["mounts"] = tuple(Mount(**m) for m in data.get("mounts", ()))
+        data["labels"] = tuple(tuple(pair) for pair in data.get("labels", ()))
         data["namespaces"] = frozenset(data.get("namespaces", DEFAULT_NAMESPACES))
         data["uid_map"] = tuple(IdMap(**m) for m in data.get("uid_map", ()))
         data["gid_map"] = tuple(IdMap(**m) for m in data.get("gid_map", ()))

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -64,8 +65,12 @@ def state_root():
     root = tempfile.mkdtemp(prefix="mctest-state-")
     os.chmod(root, 0o711)
     yield root
+    _stop_supervisor(root)
     containers = os.path.join(root, "containers")
     leftovers = os.listdir(containers) if os.path.exists(containers) else []
+    for container_id in leftovers:  # clean up, then fail the test that left them
+        subprocess.run([sys.executable, "-m", "minicontainer", "rm", "-f", container_id],
+                       env=dict(os.environ, **_runtime_env(root)), capture_output=True)
     shutil.rmtree(root)
     assert not leftovers, f"containers left in the state root: {leftovers}"
 
@@ -92,6 +97,32 @@ def mc(state_root):
     run.argv = [sys.executable, "-m", "minicontainer"]
     run.env = dict(os.environ, **_runtime_env(state_root))
     return run
+
+
+def _stop_supervisor(state_root):
+    """End the supervisor a test's ``run -d`` started (by its pid, from its own answer)."""
+    if not os.path.exists(os.path.join(state_root, "supervisor.sock")):
+        return
+    from minicontainer.errors import MiniContainerError
+    from minicontainer.supervisor import SOCKET_NAME, _connect
+    sock = _connect(os.path.join(state_root, SOCKET_NAME))
+    if sock is None:
+        return
+    with sock:
+        sock.sendall(b'{"op": "ping"}\n')
+        reply = sock.makefile("rb").readline()
+    try:
+        import json
+        pid = json.loads(reply)["pid"]
+    except (ValueError, KeyError, MiniContainerError):
+        return
+    os.kill(pid, 15)
+    for _ in range(500):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
 
 
 def _runtime_env(state_root):

@@ -93,26 +93,33 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground):
         sc.set_link_up("lo", why="bring up the loopback device of the new network namespace")
     user = resolve_user(spec.user, spec.security.group_add)
     env = container_env(spec, user)
-    _enter_workdir(spec.cwd, user)
-    _setup_stdio(spec, chan, stdio, winsize)
+    enter_workdir(spec.cwd, user)
+    setup_stdio(spec, chan, stdio, winsize)
     sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
     argv = list(spec.args)
     path = find_executable(argv[0], env)
     if spec.init:  # tini runs the command as its child: argv[0] is still checked above
         argv = [INIT_PATH, "--"] + argv
         path = INIT_PATH
-    # Last, in the order the kernel requires (see security/__init__.py): the
-    # filter, if loaded before setuid, must allow everything that follows.
+    confine_and_exec(confinement, user, path, argv, env, foreground,
+                     why="replace the init with the container's command")
+
+
+def confine_and_exec(confinement, user, path, argv, env, die_with_parent, why):
+    """The last steps, shared with ``exec``: confinement, user, then execve."""
+    from .. import security
+    # In the order the kernel requires (see security/__init__.py): the filter,
+    # if loaded before setuid, must allow everything that follows.
     security.apply_before_user(confinement)
     sc.set_user(user.uid, user.gid, user.groups,
                 why=f"run as uid {user.uid}, gid {user.gid}, groups {user.groups}")
     security.apply_after_user(confinement, user.uid)
-    if foreground:
+    if die_with_parent:
         # If the launcher dies nothing is left to wait for us: go too.  (Set
         # after setuid, which clears it.)
         sc.prctl(C.PR_SET_PDEATHSIG, 9, why="die with the launcher (foreground run)")
     try:
-        sc.execve(path, argv, env, why="replace the init with the container's command")
+        sc.execve(path, argv, env, why=why)
     except OSError as exc:
         raise _exec_error(argv[0], exc) from None
 
@@ -129,7 +136,7 @@ def container_env(spec, user):
     return env
 
 
-def _enter_workdir(cwd, user):
+def enter_workdir(cwd, user):
     if not os.path.isdir(cwd):
         # Docker creates a missing working directory, owned by the user.
         os.makedirs(cwd, 0o755, exist_ok=True)
@@ -137,7 +144,7 @@ def _enter_workdir(cwd, user):
     sc.chdir(cwd, why="enter the working directory")
 
 
-def _setup_stdio(spec, chan, stdio, winsize):
+def setup_stdio(spec, chan, stdio, winsize):
     if spec.tty:
         master, slave = os.openpty()
         if winsize:
