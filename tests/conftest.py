@@ -159,6 +159,22 @@ def _links():
         return set()
 
 
+def _processes():
+    """Supervisors (and anything else) the suite started for its own state roots."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "minicontainer.supervisor" in cmdline and "mctest" in cmdline:
+            found.add(f"{pid}: {cmdline.strip()}")
+    return found
+
+
 def _own_cgroup_dirs():
     """Our own cgroup directory in each mounted hierarchy (from /proc/self/cgroup)."""
     unified = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
@@ -192,12 +208,12 @@ def _remove_networks():
 @pytest.fixture(scope="session", autouse=True)
 def leak_check():
     """Nothing the suite made may outlive it."""
-    before = (_mounts(), _links(), _cgroups())
+    before = (_mounts(), _links(), _cgroups(), _processes())
     yield
     _remove_networks()
-    after = (_mounts(), _links(), _cgroups())
+    after = (_mounts(), _links(), _cgroups(), _processes())
     leaks = []
-    for kind, old, new in zip(("mounts", "links", "cgroups"), before, after):
+    for kind, old, new in zip(("mounts", "links", "cgroups", "processes"), before, after):
         extra = new - old
         if extra:
             leaks.append(f"{kind}: {sorted(extra)}")

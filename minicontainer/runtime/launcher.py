@@ -73,7 +73,8 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
             hook(pid)
         parent.send("go", _winsize() if spec.tty else None)
         _relay_until_exec(parent, proc, explain)
-        _install_forwarding(proc)  # signals held back so far reach the container
+        if foreground:  # our signals are the container's (not the supervisor's own)
+            _install_forwarding(proc)
     except BaseException:
         kill_and_reap(proc)
         raise
