@@ -79,6 +79,8 @@ def list_command(show_all, quiet, fmt):
                 status = f"Exited ({'unknown' if code is None else code})"
             elif status == "paused":
                 status = "Up (Paused)"
+            elif status == "running" and state.get("health"):
+                status = f"Up ({state['health']['Status']})"
             command = " ".join(state["spec"]["args"])[:20]
             click.echo(f"{state['id'][:12]:<14}{(state['spec'].get('image') or '-'):<12}"
                        f"{command:<22}{status:<16}{state.get('name') or ''}")

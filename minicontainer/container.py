@@ -48,7 +48,10 @@ def resolve_image(spec):
             raise SpecError(f"root filesystem {spec.rootfs!r} is not a directory")
         if not spec.args:
             raise SpecError("no command specified")
-        return spec.replace(rootfs=os.path.abspath(spec.rootfs), cwd=spec.cwd or "/"), None
+        from .image.config import _healthcheck
+        return spec.replace(rootfs=os.path.abspath(spec.rootfs), cwd=spec.cwd or "/",
+                            healthcheck=_healthcheck(None, {"healthcheck": spec.healthcheck})
+                            if spec.healthcheck else None), None
     from .image.config import merge_run_config
     from .state import data_root
     if spec.pull != "missing" or image._cached_image(data_root(), spec.rootfs) is None:
@@ -56,9 +59,12 @@ def resolve_image(spec):
     config, handle = image.open_image(data_root(), spec.rootfs)
     run = merge_run_config(config, {"entrypoint": spec.entrypoint, "args": spec.args,
                                     "env": spec.env, "workdir": spec.cwd, "user": spec.user,
-                                    "hostname": spec.hostname, "tty": spec.tty})
+                                    "hostname": spec.hostname, "tty": spec.tty,
+                                    "healthcheck": spec.healthcheck,
+                                    "stop_signal": spec.stop_signal})
     return spec.replace(args=run.args, env=run.env, cwd=run.cwd or "/", user=run.user,
-                        image=spec.image or spec.rootfs), handle
+                        image=spec.image or spec.rootfs, healthcheck=run.healthcheck,
+                        stop_signal=run.stop_signal), handle
 
 
 def find_init_binary():

@@ -21,6 +21,7 @@ def describe(ref, state_root=None):
             "Dead": False, "Pid": state.get("pid") or 0 if status in ("running", "paused") else 0,
             "ExitCode": state.get("exit_code") or 0, "Error": state.get("error", ""),
             "StartedAt": state.get("started_at", ""), "FinishedAt": state.get("finished_at", ""),
+            **({"Health": state["health"]} if state.get("health") else {}),
         },
         "Image": spec.get("image") or spec.get("rootfs"),
         "ResolvConfPath": f"{store.container_dir(container_id)}/resolv.conf",
@@ -47,6 +48,7 @@ def describe(ref, state_root=None):
             "Cmd": list(spec.get("args") or []), "Image": spec.get("image") or spec.get("rootfs"),
             "WorkingDir": spec.get("cwd"), "Entrypoint": spec.get("entrypoint"),
             "Labels": dict(spec.get("labels") or []), "StopSignal": spec.get("stop_signal"),
+            "Healthcheck": spec.get("healthcheck"),
         },
         "NetworkSettings": {
             "Networks": {network["network"]: {

@@ -20,6 +20,12 @@ FLAGS = {
     "stop-signal": (None, True, False, "Signal to stop the container"),
     "stop-timeout": (None, True, False, "Timeout (in seconds) to stop a container"),
     "label": ("l", True, True, "Set meta data on a container (KEY=VALUE)"),
+    "health-cmd": (None, True, False, "Command to run to check health"),
+    "health-interval": (None, True, False, "Time between running the check (ms|s|m|h)"),
+    "health-timeout": (None, True, False, "Maximum time to allow one check to run (ms|s|m|h)"),
+    "health-retries": (None, True, False, "Consecutive failures needed to report unhealthy"),
+    "health-start-period": (None, True, False, "Start period before failures count (ms|s|m|h)"),
+    "no-healthcheck": (None, False, False, "Disable any container-specified HEALTHCHECK"),
     "name": (None, True, False, "Assign a name to the container"),
     "hostname": ("h", True, False, "Container host name"),
     "domainname": (None, True, False, "Container NIS domain name"),
@@ -193,6 +199,7 @@ def build_spec(options, image, command):
         auto_remove=bool(options.get("rm")), restart=_restart_policy(options),
         stop_signal=options.get("stop-signal"), stop_timeout=_stop_timeout(options),
         labels=tuple(tuple(label.partition("=")[::2]) for label in options.get("label", ())),
+        healthcheck=_healthcheck(options),
         security=_security(options), resources=_resources(options),
         network_options=_network_options(options),
         cgroup_parent=options.get("cgroup-parent"),
@@ -209,6 +216,49 @@ def _restart_policy(options):
     if name != "no" and options.get("rm"):
         raise SpecError("conflicting options: cannot specify both --restart and --rm")
     return policy
+
+
+def _healthcheck(options):
+    """--health-* as Docker's Healthcheck keys (nanoseconds), merged with the image's later."""
+    if options.get("no-healthcheck"):
+        return {"Test": ["NONE"]}
+    check = {}
+    if "health-cmd" in options:
+        check["Test"] = ["CMD-SHELL", options["health-cmd"]]
+    for flag, key in (("health-interval", "Interval"), ("health-timeout", "Timeout"),
+                      ("health-start-period", "StartPeriod")):
+        if flag in options:
+            check[key] = duration_ns(options[flag], flag)
+    if "health-retries" in options:
+        if not options["health-retries"].isdigit():
+            raise SpecError(f"invalid --health-retries {options['health-retries']!r}: a number")
+        check["Retries"] = int(options["health-retries"])
+    return check or None
+
+
+def duration_ns(text, flag):
+    """Go's duration syntax as Docker takes it: 30s, 1m30s, 500ms, 2h."""
+    units = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+    total, number, unit, i = 0, "", "", 0
+    while i < len(text):
+        char = text[i]
+        if char.isdigit() or char == ".":
+            if unit:
+                total, unit = total + _part(number, unit, units, flag, text), ""
+                number = ""
+            number += char
+        else:
+            unit += char
+        i += 1
+    if not number or not unit:
+        raise SpecError(f"invalid --{flag} {text!r}: use a duration such as 30s or 1m30s")
+    return total + _part(number, unit, units, flag, text)
+
+
+def _part(number, unit, units, flag, text):
+    if unit not in units or not number:
+        raise SpecError(f"invalid --{flag} {text!r}: use a duration such as 30s or 1m30s")
+    return int(float(number) * units[unit])
 
 
 def _stop_timeout(options):

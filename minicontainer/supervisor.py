@@ -97,6 +97,8 @@ class Supervisor:
         self.adopted = {}    # pidfd -> container id
         self.timers = []     # (when, "restart" | "kill", container id)
         self.stopping = set()  # ids being stopped: never restarted
+        from .health import HealthMonitor
+        self.health = HealthMonitor(self.store, self._add_timer)
         self.backoff = {}    # container id -> seconds
 
     def serve(self):
@@ -226,6 +228,7 @@ class Supervisor:
             readers["stdout"] = proc.pty
         self._watch(entry, readers)
         lifecycle._mark(self.store, container.id, supervised=True)
+        self.health.container_started(container.id, container.spec)
         return entry
 
     def _watch(self, entry, sources):
@@ -274,6 +277,8 @@ class Supervisor:
                 return
             if pid == 0:
                 return
+            if self.health.finished(pid, exit_code(status)):
+                continue
             entry = self.children.pop(pid, None)
             if entry is not None:
                 self._drain_logs(entry)
@@ -336,6 +341,9 @@ class Supervisor:
         self.timers.append((time.monotonic() + max(0, timeout), "kill", container_id))
         return {"stopped": True}
 
+    def _add_timer(self, seconds, action, container_id):
+        self.timers.append((time.monotonic() + seconds, action, container_id))
+
     def _entry(self, container_id):
         for entry in list(self.children.values()) + list(self.adopted.values()):
             if entry.container.id == container_id:
@@ -348,6 +356,15 @@ class Supervisor:
         due = [t for t in self.timers if t[0] <= now]
         self.timers = [t for t in self.timers if t[0] > now]
         for _, action, container_id in due:
+            try:
+                if action == "health":
+                    self.health.run_probe(container_id)
+                    continue
+                if action == "health-timeout":
+                    self.health.timed_out(container_id, self.health.timeout_of(container_id))
+                    continue
+            except MiniContainerError:
+                continue  # the container went away meanwhile
             if action == "kill":
                 entry = self._entry(container_id)
                 if entry is not None:

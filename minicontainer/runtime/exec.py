@@ -57,7 +57,8 @@ def exec_in(state, spec, stdio=(0, 1, 2), detach=False):
         os.waitpid(first, 0)
         parent.send("go", launcher._winsize() if spec.tty else None)
         launcher._relay_until_exec(parent, proc, None)
-        launcher._install_forwarding(proc)
+        if not detach:  # a foreground exec: our signals are its signals
+            launcher._install_forwarding(proc)
     except BaseException:
         if proc.pid:
             launcher.kill_and_reap(proc)

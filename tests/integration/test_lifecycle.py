@@ -149,3 +149,18 @@ def _cgroup_paths(mc, name):
 def _supervisor_pid(mc):
     from minicontainer.supervisor import request
     return request({"op": "ping"}, state_root=mc.state_root)["pid"]
+
+
+def test_health_checks_turn_healthy_then_unhealthy(mc):
+    detached(mc, "mctest-health", "sh", "-c", "touch /tmp/ok; exec sleep 60",
+             flags=("--health-cmd", "test -e /tmp/ok && echo fine", "--health-interval", "200ms",
+                    "--health-retries", "2", "--health-timeout", "5s"))
+    health = wait_for(lambda: (h := state(mc, "mctest-health")["State"].get("Health"))
+                      and h["Status"] == "healthy" and h)
+    assert health["Log"][-1]["ExitCode"] == 0 and health["Log"][-1]["Output"] == "fine\n"
+    assert "Up (healthy)" in mc("ps").stdout
+    mc("exec", "mctest-health", "rm", "/tmp/ok")
+    health = wait_for(lambda: (h := state(mc, "mctest-health")["State"]["Health"])
+                      ["Status"] == "unhealthy" and h)
+    assert health["FailingStreak"] >= 2
+    mc("rm", "-f", "mctest-health")
