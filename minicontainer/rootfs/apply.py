@@ -12,6 +12,7 @@ import stat
 from ..errors import SetupError
 from ..linux import constants as C
 from ..linux import syscalls as sc
+from ..linux import mountattr
 from ..linux.mountattr import MOUNT_ATTR_RDONLY, mount_setattr
 
 
@@ -37,13 +38,67 @@ def apply_steps(steps):
         try:
             _APPLY[kind](why, *step[2:])
         except OSError as exc:
-            target = exc.filename or (step[3] if kind == "mount" else step[2])
+            target = exc.filename or (step[3] if kind == "mount" else
+                                      step[4] if kind == "mount_in_root" else step[2])
             raise SetupError(exc.strerror, op=f"{kind} ({why})", path=str(target),
                              errno=exc.errno) from None
 
 
 def _mount(why, source, target, fstype, flags, data):
     sc.mount(source, target, fstype, flags, data, why=why)
+
+
+def _mount_in_root(why, source, root, target, fstype, flags, data, kind, readonly):
+    """Mount on ``target`` as the kernel resolves it inside ``root`` right now.
+
+    The plan resolved the target before anything was mounted; a volume
+    mounted since may hold a symlink on the way (CVE-2021-30465).  So the
+    target is opened with openat2(RESOLVE_IN_ROOT) and the mount goes on
+    /proc/self/fd/N, the very object that was opened.
+    """
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        target_fd = _open_or_create(root_fd, target, kind)
+        try:
+            sc.mount(source, f"/proc/self/fd/{target_fd}", fstype, flags, data, why=why)
+        finally:
+            os.close(target_fd)
+        if readonly:
+            # open it again: the path now leads to the new mount's root
+            mounted_fd = mountattr.open_in_root(root_fd, target)
+            try:
+                _remount_readonly(why, f"/proc/self/fd/{mounted_fd}", recursive=fstype is None)
+            finally:
+                os.close(mounted_fd)
+    finally:
+        os.close(root_fd)
+
+
+def _open_or_create(root_fd, target, kind):
+    """O_PATH fd of ``target`` inside the root, made (dirs, then the file) if missing."""
+    try:
+        return mountattr.open_in_root(root_fd, target, why=None)
+    except FileNotFoundError:
+        pass
+    parts = [p for p in target.split("/") if p]
+    current = "/"
+    for index, part in enumerate(parts):
+        parent_fd = mountattr.open_in_root(root_fd, current,
+                                           os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            last = index == len(parts) - 1
+            try:
+                if last and kind == "file":
+                    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                     | os.O_CLOEXEC, 0o644, dir_fd=parent_fd))
+                else:
+                    os.mkdir(part, 0o755, dir_fd=parent_fd)
+            except FileExistsError:
+                pass
+        finally:
+            os.close(parent_fd)
+        current = os.path.join(current, part)
+    return mountattr.open_in_root(root_fd, target, why=None)
 
 
 def _mkdir(why, path, mode):
@@ -89,8 +144,19 @@ def _readonly(why, path, recursive=False):
         _readonly_beneath(why, path)
 
 
-def _readonly_beneath(why, path):
-    """Make every mount beneath ``path`` read-only as well."""
+def _remount_readonly(why, path, recursive):
+    """Remount the mount at ``path`` (a /proc/self/fd link) read-only, and those beneath."""
+    sc.mount(None, path, None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | _current_flags(path),
+             None, why=why)
+    if recursive:
+        _readonly_beneath(why, path, listed_as=os.readlink(path))
+
+
+def _readonly_beneath(why, path, listed_as=None):
+    """Make every mount beneath ``path`` read-only as well.
+
+    ``listed_as`` is how mountinfo names ``path`` when it is a /proc/self/fd link.
+    """
     try:
         mount_setattr(path, MOUNT_ATTR_RDONLY, recursive=True, why=why)
         return
@@ -98,7 +164,7 @@ def _readonly_beneath(why, path):
         if exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
             raise
     # before Linux 5.12: one read-only remount per submount, parents first
-    prefix = path.rstrip("/") + "/"
+    prefix = (listed_as or path).rstrip("/") + "/"
     for mountpoint in _mountpoints():
         if mountpoint.startswith(prefix):
             flags = _current_flags(mountpoint)
@@ -139,5 +205,5 @@ def _is_mount_point(path):
         raise
 
 
-_APPLY = {"mount": _mount, "mkdir": _mkdir, "device": _device, "symlink": _symlink,
-          "pivot": _pivot, "readonly": _readonly}
+_APPLY = {"mount": _mount, "mount_in_root": _mount_in_root, "mkdir": _mkdir,
+          "device": _device, "symlink": _symlink, "pivot": _pivot, "readonly": _readonly}

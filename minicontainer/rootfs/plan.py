@@ -188,23 +188,24 @@ def _maps_gid(spec, gid):
 
 
 def _plan_user_mount(plan, mount):
+    # The target is resolved again inside the root when it is mounted, after
+    # the mounts before it (a volume may hold a symlink): "mount_in_root".
+    root = plan.rootfs
     if mount.type == "tmpfs":
-        target = plan.target(mount.target)
+        plan.target(mount.target)
         flags, data = tmpfs_options(mount.options)
-        plan.step("mount", f"mount a tmpfs on {mount.target} (--tmpfs)", "tmpfs", target,
-                  "tmpfs", flags, data)
-        if mount.readonly:
-            plan.step("readonly", f"make {mount.target} read-only", target)
+        plan.step("mount_in_root", f"mount a tmpfs on {mount.target} (--tmpfs)", "tmpfs", root,
+                  mount.target, "tmpfs", flags, data, "dir", mount.readonly)
         return
     kind = "dir" if os.path.isdir(mount.source) else "file"
-    target = plan.target(mount.target, kind)
-    plan.step("mount", f"bind the host's {mount.source} at {mount.target} (-v)",
-              mount.source, target, None, C.MS_BIND | C.MS_REC, None)
+    plan.target(mount.target, kind)
+    why = f"bind the host's {mount.source} at {mount.target} (-v)"
     if mount.readonly:
         # recursively: a bind of / brings /proc, /sys, cgroupfs ... along, and
         # those stay writable unless each is made read-only too (Docker >= 25)
-        plan.step("readonly", f"make {mount.target} and every mount beneath it read-only (:ro)",
-                  target, True)
+        why += ", it and every mount beneath it read-only (:ro)"
+    plan.step("mount_in_root", why, mount.source, root, mount.target, None,
+              C.MS_BIND | C.MS_REC, None, kind, mount.readonly)
 
 
 _TMPFS_FLAG_WORDS = {"noexec": C.MS_NOEXEC, "nosuid": C.MS_NOSUID, "nodev": C.MS_NODEV,

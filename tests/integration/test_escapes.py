@@ -675,6 +675,26 @@ def test_symlinked_mount_target_in_the_image_stays_in_the_root(mc, tmp_path, hos
     assert (rootfs / host_dir.lstrip("/") / "host-marker").exists()   # made inside instead
 
 
+def test_symlink_in_a_volume_cannot_redirect_a_later_mount(mc, host_dir):
+    # Technique (CVE-2021-30465): a volume holds a symlink (or swaps one in)
+    # where a later mount's target lies, e.g. -v shared:/data -v x:/data/link
+    # with shared/link -> /etc.  Resolved before the volume is mounted, or by
+    # the kernel from the host's root, the second mount lands outside the
+    # container.  It must land inside: on the container's own /etc.
+    shared = os.path.join(host_dir, "shared")
+    other = os.path.join(host_dir, "other")
+    os.mkdir(shared)
+    os.mkdir(other)
+    os.symlink("/etc", os.path.join(shared, "link"))
+    with open(os.path.join(other, "other-marker"), "w") as f:
+        f.write("x")
+    result = sh(mc, "ls /etc/other-marker && awk '$5 == \"/etc\" {print $4}' /proc/self/mountinfo",
+                "-v", f"{shared}:/data", "-v", f"{other}:/data/link:ro")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["/etc/other-marker", other]
+    assert os.readlink(os.path.join(shared, "link")) == "/etc"     # the volume is untouched
+
+
 def test_read_only_bind_of_the_host_root_stays_read_only(mc, probe_dir, host_dir):
     # Technique: -v /:/host:ro looks harmless, but a bind of / brings /proc,
     # /sys and the host's cgroupfs along; unless each is read-only too, the

@@ -1,4 +1,4 @@
-"""--privileged's /dev in the rootfs plan (pure: the host's /dev is faked)."""
+"""--privileged's /dev and user mounts in the rootfs plan (pure: the host's /dev is faked)."""
 
 import stat
 
@@ -55,3 +55,22 @@ def test_host_device_nodes_reads_a_dev_tree(tmp_path):
     null = [n for n in real if n[0] == "null"]
     assert null and null[0][1:4] == ("c", 1, 3)
     assert all(kind == "dir" or mode == stat.S_IMODE(mode) for _p, kind, _a, _b, mode in real)
+
+
+def test_user_mounts_are_resolved_inside_the_root_when_mounted(tmp_path):
+    from minicontainer.spec import Mount
+    source = tmp_path / "vol"
+    source.mkdir()
+    spec = make_spec(tmp_path / "root", False).replace(mounts=(
+        Mount(target="/data", source=str(source), type="bind", readonly=True),
+        Mount(target="/data/t", source="tmpfs", type="tmpfs")))
+    plan = rootfs_plan.plan_rootfs(spec, str(tmp_path / "c"))
+    user = [s for s in plan.steps if s[0] == "mount_in_root"]
+    root = str(tmp_path / "root")
+    assert [s[2:] for s in user] == [
+        (str(source), root, "/data", None, rootfs_plan.C.MS_BIND | rootfs_plan.C.MS_REC, None,
+         "dir", True),
+        ("tmpfs", root, "/data/t", "tmpfs",
+         rootfs_plan.C.MS_NOEXEC | rootfs_plan.C.MS_NOSUID | rootfs_plan.C.MS_NODEV, None,
+         "dir", False)]
+    assert "read-only" in user[0][1]
