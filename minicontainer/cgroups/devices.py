@@ -25,8 +25,8 @@ from ..linux import syscalls
 # image may ship nodes, and a node is harmless until opened), opening only of
 # these.
 DEFAULT_RULES = (
-    ("c", None, None, "m", "create any character device node (opening it is refused)"),
-    ("b", None, None, "m", "create any block device node (opening it is refused)"),
+    ("c", None, None, "m", "mknod of any character device (opening one needs its own rule)"),
+    ("b", None, None, "m", "mknod of any block device (opening one needs its own rule)"),
     ("c", 1, 3, "rwm", "/dev/null"),
     ("c", 1, 8, "rwm", "/dev/random"),
     ("c", 1, 7, "rwm", "/dev/full"),
