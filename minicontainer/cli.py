@@ -78,7 +78,7 @@ def run_command(argv):
 def _run_detached(spec):
     """``run -d``: the per-host supervisor starts it and parents it; print the id."""
     from .errors import MiniContainerError
-    from .supervisor import request
+    from .supervisor_client import request
     from .image import looks_like_path
     if looks_like_path(spec.rootfs):  # the supervisor has its own working directory
         spec = spec.replace(rootfs=os.path.abspath(spec.rootfs))

@@ -50,7 +50,7 @@ def create(ctx):
 @click.argument("containers", nargs=-1, required=True)
 def start(containers):
     """Start one or more created or stopped containers (the supervisor parents them)."""
-    from .supervisor import request
+    from .supervisor_client import request
 
     def start_one(ref):
         store, container_id, state = lifecycle.load(ref)
@@ -83,7 +83,7 @@ def _timeout(ref, given):
 @click.argument("containers", nargs=-1, required=True)
 def restart(timeout, containers):
     """Restart one or more containers."""
-    from .supervisor import request
+    from .supervisor_client import request
 
     def restart_one(ref):
         _store, container_id, _state = lifecycle.load(ref)

@@ -37,14 +37,15 @@ def run(ctx):
 
 @cli.command(name="rm")
 @click.option("-f", "--force", is_flag=True, help="Kill a running container first")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes too")
 @click.argument("containers", nargs=-1, required=True)
-def remove(force, containers):
+def remove(force, volumes, containers):
     """Remove one or more containers."""
     from .lifecycle import remove as remove_container
     failed = False
     for ref in containers:
         try:
-            remove_container(ref, force=force)
+            remove_container(ref, force=force, volumes=volumes)
             click.echo(ref)
         except MiniContainerError as exc:
             click.echo(f"minicontainer: {exc}", err=True)
@@ -161,3 +162,11 @@ def _register_more():
 
 
 _register_more()
+
+
+def _register_images():
+    from .cli_images import register
+    register(cli)
+
+
+_register_images()

@@ -36,7 +36,7 @@ class RunResult:
 
 
 def resolve_image(spec):
-    """The image's defaults merged into ``spec`` (Docker's rules), and its handle.
+    """(spec, image handle, image VOLUMEs): the image's defaults merged into ``spec``.
 
     A directory (``/x``, ``./x``) is used as the root as it is, with no image
     and no copy-on-write layer; anything else names an image in the store
@@ -51,7 +51,7 @@ def resolve_image(spec):
         from .image.config import _healthcheck
         return spec.replace(rootfs=os.path.abspath(spec.rootfs), cwd=spec.cwd or "/",
                             healthcheck=_healthcheck(None, {"healthcheck": spec.healthcheck})
-                            if spec.healthcheck else None), None
+                            if spec.healthcheck else None), None, ()
     from .image.config import merge_run_config
     from .state import data_root
     if spec.pull != "missing" or image._cached_image(data_root(), spec.rootfs) is None:
@@ -64,7 +64,7 @@ def resolve_image(spec):
                                     "stop_signal": spec.stop_signal})
     return spec.replace(args=run.args, env=run.env, cwd=run.cwd or "/", user=run.user,
                         image=spec.image or spec.rootfs, healthcheck=run.healthcheck,
-                        stop_signal=run.stop_signal), handle
+                        stop_signal=run.stop_signal), handle, run.volumes
 
 
 def find_init_binary():
@@ -153,7 +153,7 @@ class Container:
         spec = self.spec
         if spec.hostname is None:
             spec = spec.replace(hostname=self.id[:12])
-        spec, self.image = resolve_image(spec)
+        spec, self.image, self.image_volumes = resolve_image(spec)
         if spec.has("time") and not procfs.has_namespace("time"):
             spec = spec.replace(namespaces=spec.namespaces - {"time"})
         validate.check_spec(spec)
@@ -163,8 +163,17 @@ class Container:
                 from .image import mount_image
                 from .state import data_root
                 spec = spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
+            anonymous = []
+            if spec.mounts or self.image_volumes:
+                from .state import data_root
+                from .volumes import volume_mounts
+                mounts, anonymous = volume_mounts(data_root(), spec.mounts, self.image_volumes,
+                                                  spec.rootfs if self.image is not None else None)
+                spec = spec.replace(mounts=mounts)
             self.spec = spec
             self.store.save(self.id, {"id": self.id, "name": spec.name, "status": "created",
+                                      "anonymous_volumes": anonymous,
+                                      "image_id": self.image and self.image["id"],
                                       "created": _now(), "pid": None, "exit_code": None,
                                       "restart_count": 0, "spec": spec.to_json_dict()})
         except BaseException:
@@ -273,7 +282,7 @@ class Container:
 
     def _remove(self):
         from .lifecycle import release
-        release(self.store, self.id, {"spec": self.spec.to_json_dict()})
+        release(self.store, self.id, self.store.load(self.id))
 
 
 def _give_to_container_root(container_dir, spec):

@@ -63,17 +63,21 @@ def release_runtime(container_id, network_record, cgroup):
         cgroup.destroy()
 
 
-def release(store, container_id, state):
+def release(store, container_id, state, remove_volumes=True):
     """Remove a container for good: runtime pieces, image root, name, state."""
     release_runtime(container_id, state.get("network"), state.get("cgroup"))
     if state.get("spec", {}).get("image"):
         from .image import release_rootfs
         release_rootfs(data_root(), container_id)
+    if state.get("anonymous_volumes") and remove_volumes:
+        from .volumes import remove_anonymous
+        remove_anonymous(data_root(), state["anonymous_volumes"])
     store.remove(container_id, state.get("spec", {}).get("name") or state.get("name"))
 
 
-def remove(ref, force=False, state_root=None):
-    """``rm``: a running container only with force (it is killed first)."""
+def remove(ref, force=False, state_root=None, volumes=False):
+    """``rm``: a running container only with force (it is killed first); its
+    anonymous volumes only with ``volumes`` (``rm -v``), as in Docker."""
     store, container_id, state = load(ref, state_root)
     if is_running(state):
         if not force:
@@ -87,7 +91,7 @@ def remove(ref, force=False, state_root=None):
             _wait_gone(state, 10)
     elif state.get("status") == "restarting" and state.get("supervised"):
         stop(container_id, timeout=0, state_root=state_root)  # cancel the pending restart
-    release(store, container_id, store.load(container_id))
+    release(store, container_id, store.load(container_id), remove_volumes=volumes)
     return container_id
 
 
@@ -126,7 +130,7 @@ def stop(ref, timeout=10, signal=None, state_root=None):
         # kills after the timeout; we wait for the exit to be recorded.
         if state.get("status") == "paused":
             unpause(ref, state_root)
-        from .supervisor import request
+        from .supervisor_client import request
         request({"op": "stop", "id": container_id, "signal": number, "timeout": timeout},
                 state_root)
         _wait_gone(state, timeout + 30)

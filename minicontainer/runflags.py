@@ -41,6 +41,7 @@ FLAGS = {
     "read-only": (None, False, False, "Mount the container's root filesystem as read only"),
     "volume": ("v", True, True, "Bind mount a volume (HOST:CONTAINER[:ro])"),
     "tmpfs": (None, True, True, "Mount a tmpfs directory (PATH[:OPTIONS])"),
+    "mount": (None, True, True, "Attach a filesystem mount (type=bind|volume|tmpfs,...)"),
     "network": (None, True, False, "Connect a container to a network (bridge, NAME, none, host, container:NAME)"),
     "publish": ("p", True, True, "Publish a container's port(s) to the host ([IP:]HOST:CONTAINER[/PROTO])"),
     "publish-all": ("P", False, False, "Publish all exposed ports to random ports"),
@@ -336,25 +337,15 @@ def _environment(options):
 
 
 def _mounts(options):
+    if not any(options.get(flag) for flag in ("volume", "mount", "tmpfs")):
+        return []
+    from .volumes import parse_mount, parse_tmpfs, parse_volume
     mounts = []
     for value in options.get("volume", ()):
-        parts = value.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise SpecError(f"invalid volume specification: {value!r} (use HOST:CONTAINER[:ro])")
-        source, target = parts[0], parts[1]
-        mode = parts[2] if len(parts) == 3 else "rw"
-        if mode not in ("ro", "rw"):
-            raise SpecError(f"invalid volume mode {mode!r} in {value!r}: use ro or rw")
-        if not source.startswith("/"):
-            raise SpecError(f"invalid volume {value!r}: named volumes are not supported yet; "
-                            "give an absolute host path")
-        if not os.path.exists(source):
-            os.makedirs(source, 0o755)  # Docker's -v creates a missing host directory
-        mounts.append(Mount(target=target, source=source, type="bind", readonly=mode == "ro"))
-    for value in options.get("tmpfs", ()):
-        target, _, opts = value.partition(":")
-        flags = [o for o in opts.split(",") if o]
-        readonly = "ro" in flags
-        data = ",".join(o for o in flags if o not in ("ro", "rw"))
-        mounts.append(Mount(target=target, type="tmpfs", readonly=readonly, options=data))
+        mount = parse_volume(value)
+        if mount.type == "bind" and not os.path.exists(mount.source):
+            os.makedirs(mount.source, 0o755)  # Docker's -v creates a missing host directory
+        mounts.append(mount)
+    mounts += [parse_mount(value) for value in options.get("mount", ())]
+    mounts += [parse_tmpfs(value) for value in options.get("tmpfs", ())]
     return mounts

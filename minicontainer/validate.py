@@ -101,5 +101,9 @@ def check_mount(mount):
             raise SpecError(f"invalid bind source {mount.source!r}: it must be an absolute host path")
         if not os.path.exists(mount.source):
             raise SpecError(f"bind source path does not exist: {mount.source}")
+    elif mount.type == "volume":
+        if mount.source is not None:
+            from .volumes import check_name
+            check_name(mount.source)
     elif mount.type != "tmpfs":
         raise SpecError(f"unsupported mount type {mount.type!r}")

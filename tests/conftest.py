@@ -104,7 +104,7 @@ def _stop_supervisor(state_root):
     if not os.path.exists(os.path.join(state_root, "supervisor.sock")):
         return
     from minicontainer.errors import MiniContainerError
-    from minicontainer.supervisor import SOCKET_NAME, _connect
+    from minicontainer.supervisor_client import SOCKET_NAME, _connect
     sock = _connect(os.path.join(state_root, SOCKET_NAME))
     if sock is None:
         return
