@@ -207,7 +207,8 @@ class Container:
             # Named so an operator (and the test suite's leak check) can tell
             # whose it is, beneath our own cgroup in every hierarchy.
             self.cgroup = create_manager(f"minicontainer-{self.id}", spec.resources,
-                                         parent=spec.cgroup_parent)
+                                         parent=spec.cgroup_parent,
+                                         privileged=spec.security.privileged)
             self.cgroup.create()
             for warning in self.cgroup.warnings:
                 sys.stderr.write(f"WARNING: {warning}\n")

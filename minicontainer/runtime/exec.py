@@ -16,7 +16,8 @@ from ..linux import constants as C
 from ..linux import syscalls as sc
 from . import launcher
 # Imported now: once the mount namespace is joined, the host's files are gone.
-from .init import confine_and_exec, container_env, enter_workdir, find_executable, setup_stdio
+from .init import (close_inherited, confine_and_exec, container_env, enter_workdir,
+                   find_executable, setup_stdio)
 from .sync import channel_pair
 from .users import resolve_user
 
@@ -98,8 +99,9 @@ def _in_container(spec, confinement, chan, stdio, detach):
             os._exit(125)
         user = resolve_user(spec.user, spec.security.group_add)
         env = container_env(spec, user)
-        enter_workdir(spec.cwd, user)
         setup_stdio(spec, chan, stdio, message[1])
+        close_inherited(chan)
+        enter_workdir(spec.cwd, user)
         sc.close_range(3)
         path = find_executable(spec.args[0], env)
         confine_and_exec(confinement, user, path, list(spec.args), env, not detach,

@@ -93,8 +93,9 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground):
         sc.set_link_up("lo", why="bring up the loopback device of the new network namespace")
     user = resolve_user(spec.user, spec.security.group_add)
     env = container_env(spec, user)
-    enter_workdir(spec.cwd, user)
     setup_stdio(spec, chan, stdio, winsize)
+    close_inherited(chan)
+    enter_workdir(spec.cwd, user)
     sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
     argv = list(spec.args)
     path = find_executable(argv[0], env)
@@ -136,12 +137,31 @@ def container_env(spec, user):
     return env
 
 
+def close_inherited(chan):
+    """Close every descriptor but stdio and the sync channel, before any path is
+    resolved: a host directory left open would make ``-w /proc/self/fd/N`` a
+    way out of the root (CVE-2024-21626)."""
+    keep = {0, 1, 2, chan.fileno()}
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the listing's own descriptor, already gone
+
+
 def enter_workdir(cwd, user):
     if not os.path.isdir(cwd):
         # Docker creates a missing working directory, owned by the user.
         os.makedirs(cwd, 0o755, exist_ok=True)
         os.chown(cwd, user.uid, user.gid)
     sc.chdir(cwd, why="enter the working directory")
+    try:
+        os.getcwd()  # fails (ENOENT) when the directory is outside our root
+    except FileNotFoundError:
+        raise SetupError("the working directory is outside the container's root",
+                         op="enter the working directory", path=cwd) from None
 
 
 def setup_stdio(spec, chan, stdio, winsize):

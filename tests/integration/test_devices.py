@@ -177,10 +177,6 @@ def test_privileged_sees_the_hosts_devices(mc):
         assert any(kind == "b" for kind, _ in inside.values()), "no block device inside"
 
 
-# Until container.py passes privileged=spec.security.privileged to create_manager
-# (lead: drop this marker with that one-line change).
-@pytest.mark.xfail(reason="container.py does not yet pass --privileged to the cgroup manager",
-                   strict=False)
 @needs_busybox
 def test_privileged_may_open_any_device(mc):
     result = run_sh(mc, "mknod /tmp/kmsg c 1 11 && head -c0 /tmp/kmsg && echo opened",

@@ -193,10 +193,6 @@ def container_mountinfo(mc, *flags, volumes=()):
 
 # -- block devices ------------------------------------------------------------------
 
-WIRING = pytest.mark.xfail(strict=False, reason="container.py does not yet pass --privileged "
-                           "to the cgroup manager, so the device cgroup stays on")
-
-
 @pytest.fixture(scope="module")
 def test_disk():
     """(major, minor) of a small ext4 image on a READ-ONLY loop device made for the tests.
@@ -239,7 +235,6 @@ def test_mounting_a_disk_is_refused(mc, test_disk):
     assert refused(result.stderr), result.stderr
 
 
-@WIRING
 def test_control_privileged_mounts_the_disk(mc, test_disk):
     # the read-only loop device, mounted read-only in the container's own namespace
     result = sh(mc, MOUNT_DISK.format(*test_disk), "--privileged")
@@ -256,7 +251,6 @@ def test_opening_the_host_disk_is_refused(mc, test_disk):
         assert "/tmp/disk: Operation not permitted" in result.stderr
 
 
-@WIRING
 def test_control_privileged_opens_the_disk(mc, test_disk):
     result = sh(mc, "mknod /tmp/disk b {0} {1} && head -c0 /tmp/disk && echo opened"
                 .format(*test_disk), "--privileged")
@@ -597,8 +591,6 @@ def test_no_host_fd_or_cwd_leaks_in(mc, host_dir, host_dir_fd):
     assert lines[-1] == "/"
 
 
-@pytest.mark.xfail(strict=False, reason="CVE-2024-21626: runtime/init.py enters the working "
-                   "directory before closing inherited descriptors (report to the lead)")
 def test_workdir_through_a_leaked_fd_stays_inside(mc, host_dir_fd):
     # The CVE's own form: -w /proc/self/fd/N, N a host directory the runtime
     # inherited.  The container must fail to start or stay in its own tree.

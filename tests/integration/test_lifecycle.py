@@ -147,7 +147,7 @@ def _cgroup_paths(mc, name):
 
 
 def _supervisor_pid(mc):
-    from minicontainer.supervisor import request
+    from minicontainer.supervisor_client import request
     return request({"op": "ping"}, state_root=mc.state_root)["pid"]
 
 
