@@ -89,6 +89,7 @@ class Container:
         self.image = None
         self.cgroup = None
         self.network = None
+        self.state = None
         self.oom_killed = False
 
     @classmethod
@@ -171,11 +172,12 @@ class Container:
                                                   spec.rootfs if self.image is not None else None)
                 spec = spec.replace(mounts=mounts)
             self.spec = spec
-            self.store.save(self.id, {"id": self.id, "name": spec.name, "status": "created",
+            self.state = {"id": self.id, "name": spec.name, "status": "created",
                                       "anonymous_volumes": anonymous,
                                       "image_id": self.image and self.image["id"],
                                       "created": _now(), "pid": None, "exit_code": None,
-                                      "restart_count": 0, "spec": spec.to_json_dict()})
+                                      "restart_count": 0, "spec": spec.to_json_dict()}
+            self.store.save(self.id, self.state)
         except BaseException:
             from .lifecycle import release
             release(self.store, self.id, {"spec": spec.to_json_dict()})
@@ -215,7 +217,9 @@ class Container:
             proc = launcher.start(spec, plan, stdio, explain, foreground=foreground,
                                   hooks=(self.cgroup.add_pid, self._attach_network),
                                   join_net=self._joined_net_pid(spec))
-            state = self.store.load(self.id)
+            # The record create() wrote (or load() read), kept: reading it back
+            # would import json on the hot path.
+            state = self.state if self.state is not None else self.store.load(self.id)
             state.update(status="running", pid=proc.pid, started=procfs.start_time(proc.pid),
                          started_at=_now(), exit_code=None, oom_killed=False,
                          cgroup=self.cgroup.record(), network=self.network)
@@ -238,7 +242,7 @@ class Container:
         if self.spec.auto_remove or code is None:
             self._remove()
             return code
-        state = self.store.load(self.id)
+        state = self.store.load(self.id)  # others (stop, restart counts) may have written
         state.update(status="exited", exit_code=code, pid=None, oom_killed=oom_killed,
                      finished_at=_now())
         self.store.save(self.id, state)
@@ -280,10 +284,12 @@ class Container:
         release_runtime(self.id, self.network, self.cgroup)
         self.network = None
         self.cgroup = None
+        if self.state is not None:
+            self.state.update(network=None, cgroup=None)
 
     def _remove(self):
         from .lifecycle import release
-        release(self.store, self.id, self.store.load(self.id))
+        release(self.store, self.id, self.state or self.store.load(self.id))
 
 
 def _give_to_container_root(container_dir, spec):

@@ -66,9 +66,12 @@ def release_runtime(container_id, network_record, cgroup):
 def release(store, container_id, state, remove_volumes=True):
     """Remove a container for good: runtime pieces, image root, name, state."""
     release_runtime(container_id, state.get("network"), state.get("cgroup"))
-    if state.get("spec", {}).get("image"):
-        from .image import release_rootfs
-        release_rootfs(data_root(), container_id)
+    spec = state.get("spec", {})
+    if spec.get("image"):
+        from .image import release_rootfs, rootfs_path
+        merged = spec.get("rootfs")
+        release_rootfs(data_root(), container_id,
+                       merged=merged if merged == rootfs_path(data_root(), container_id) else None)
     if state.get("anonymous_volumes") and remove_volumes:
         from .volumes import remove_anonymous
         remove_anonymous(data_root(), state["anonymous_volumes"])

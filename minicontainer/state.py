@@ -51,7 +51,7 @@ class StateStore:
 
     def save(self, container_id, state):
         atomic_write(os.path.join(self.container_dir(container_id), "state.json"),
-                     dumps_json(state))
+                     dumps_json(state), durable=False)
 
     def load(self, container_id):
         import json

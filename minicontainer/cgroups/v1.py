@@ -16,7 +16,7 @@ Docker's mapping of its flags onto the v1 files:
 """
 
 import os
-import signal
+import _signal  # not "signal": it imports enum, a few ms on every start
 
 from ..errors import SetupError
 from ..linux import cgroupfs, syscalls
@@ -262,7 +262,7 @@ class V1Manager(CgroupManager):
                 self.freeze()
             for pid in self.pids():
                 try:
-                    syscalls.kill(pid, signal.SIGKILL,
+                    syscalls.kill(pid, _signal.SIGKILL,
                                   why="kill a process of the container (v1 has no cgroup.kill)")
                 except ProcessLookupError:
                     pass

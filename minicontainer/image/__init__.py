@@ -159,10 +159,14 @@ def prepare_rootfs(data_root, ref_or_dir, container_id, state_dir=None):
     return mount_image(data_root, handle, container_id), config
 
 
-def release_rootfs(data_root, container_id, state_dir=None):
-    """Unmount and delete the container's overlay root; nothing there is success."""
+def release_rootfs(data_root, container_id, state_dir=None, merged=None):
+    """Unmount and delete the container's overlay root; nothing there is success.
+
+    ``merged`` (the mounted root, when the caller knows it) spares reading the
+    overlay's record, and with it the json import on the way out of a run.
+    """
     from .overlay import unmount_rootfs
-    unmount_rootfs(overlay_dir(data_root, container_id))
+    unmount_rootfs(overlay_dir(data_root, container_id), merged)
 
 
 def rootfs_path(data_root, container_id):

@@ -42,15 +42,23 @@ _VERSION_FILE = "builtin.version"
 
 
 def source_version(source=None):
-    """Identifies one build of the tree: its build stamp (or bin/busybox) mtime and size."""
+    """Identifies one build of the tree, the same in every checkout of the repo.
+
+    The build stamp holds the busybox version and the recipe's hash; without
+    one, bin/busybox's size and mtime stand in.  (The checkout's path is left
+    out: two checkouts sharing a data root must not re-import in turn.)
+    """
     source = source or default_source()
-    for path in (source.rstrip("/") + ".stamp", os.path.join(source, "bin", "busybox")):
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            continue
-        return f"{path}:{st.st_mtime_ns}:{st.st_size}"
-    return None
+    try:
+        with open(source.rstrip("/") + ".stamp") as f:
+            return "stamp:" + f.read().strip()
+    except FileNotFoundError:
+        pass
+    try:
+        st = os.stat(os.path.join(source, "bin", "busybox"))
+    except FileNotFoundError:
+        return None
+    return f"busybox:{st.st_mtime_ns}:{st.st_size}"
 
 
 def _stored_version(images_dir):

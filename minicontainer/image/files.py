@@ -6,7 +6,7 @@ _HEX = frozenset("0123456789abcdef")
 _HEX_LENGTHS = {"sha256": 64, "sha512": 128}
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path, data, mode=0o644, durable=True):
     """Write ``data`` to ``path`` so readers see the old or the new file, never half."""
     raw = data.encode() if isinstance(data, str) else data
     directory = os.path.dirname(path) or "."
@@ -16,7 +16,8 @@ def atomic_write(path, data, mode=0o644):
         view = memoryview(raw)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if durable:  # image data must survive a crash; per-container records need not
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)

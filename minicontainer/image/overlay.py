@@ -53,7 +53,8 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
         layers = [empty]
     from ..linux.fs import dumps_json  # the C encoder alone: no json/re import on `run`
     atomic_write(os.path.join(container_dir, _RECORD),
-                 dumps_json({"lower": layers, "diff_ids": list(diff_ids), "merged": merged}))
+                 dumps_json({"lower": layers, "diff_ids": list(diff_ids), "merged": merged}),
+                 durable=False)
 
     # overlayfs lists lowerdirs top first.
     lower_paths, cwd_for_mount = _lower_argument(list(reversed(layers)), container_dir)

@@ -3,14 +3,19 @@
 import os
 
 
-def atomic_write(path, data, mode=0o644):
-    """Write ``data`` to ``path`` so readers see the old or the new file, never half."""
+def atomic_write(path, data, mode=0o644, durable=True):
+    """Write ``data`` to ``path`` so readers see the old or the new file, never half.
+
+    ``durable=False`` skips the fsync: for records that die with the machine
+    anyway (runtime state, caches), the rename alone is what keeps them whole.
+    """
     raw = data.encode() if isinstance(data, str) else data
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, raw)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -34,6 +34,11 @@ def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None):
         if explain:
             sc.set_recorder(lambda *rec: chan.send("explain", rec + (_now(),)))
         _reset_signals()
+        from .. import security
+        # Pure preparation (read the profile or the compiled filter, load
+        # libseccomp), done while the launcher attaches the cgroup and network,
+        # and before pivot_root, while the host's files are reachable.
+        confinement = security.prepare(spec.security)
         message, _ = chan.recv()
         if not message or message[0] != "go":
             os._exit(125)  # the launcher went away before releasing us
@@ -41,7 +46,7 @@ def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None):
             sc.setns(net_fd, C.CLONE_NEWNET, why="join the other container's network namespace "
                      "(--network container:...)")
             os.close(net_fd)
-        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground)
+        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground, confinement)
     except MiniContainerError as exc:
         code = exc.exit_code
         _report(chan, exc.to_dict())
@@ -73,11 +78,8 @@ def _reset_signals():
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground):
+def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement):
     from .. import security
-    # Read the seccomp profile and build the filter while the host's files
-    # (libseccomp, the profile) are still reachable: before pivot_root.
-    confinement = security.prepare(spec.security)
     if spec.has("user"):
         sc.set_user(0, 0, [], why="become root of the new user namespace (maps are written)")
     if spec.has("cgroup"):
