@@ -683,7 +683,10 @@ def test_symlink_in_a_volume_cannot_redirect_a_later_mount(mc, host_dir):
     result = sh(mc, "ls /etc/other-marker && awk '$5 == \"/etc\" {print $4}' /proc/self/mountinfo",
                 "-v", f"{shared}:/data", "-v", f"{other}:/data/link:ro")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["/etc/other-marker", other]
+    marker, mount_root = result.stdout.split()
+    assert marker == "/etc/other-marker"
+    # the mount on the container's /etc is that volume (its path within its filesystem)
+    assert mount_root.endswith(os.path.join(os.path.basename(host_dir), "other"))
     assert os.readlink(os.path.join(shared, "link")) == "/etc"     # the volume is untouched
 
 
