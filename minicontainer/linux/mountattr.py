@@ -51,20 +51,18 @@ def open_in_root(root_fd, path, flags=os.O_PATH | os.O_CLOEXEC, why=None):
     Symlinks (absolute ones included) and ".." are resolved by the kernel
     without ever leaving the root, at the moment of the call: a symlink a
     volume holds, or one swapped in meanwhile, cannot lead a mount target
-    out of the container (CVE-2021-30465).  Falls back to an O_NOFOLLOW
-    open where openat2 is missing (Linux < 5.6).
+    out of the container (CVE-2021-30465).  OSError(ENOSYS) before Linux 5.6.
     """
     number = _NR_OPENAT2.get(os.uname().machine)
 
     def call():
-        if number is not None:
-            how = ctypes.create_string_buffer(
-                struct.pack("=QQQ", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 24)
-            try:
-                return syscall(number, ctypes.c_int(root_fd), cstr(path.lstrip("/") or "."),
-                               how, ctypes.c_size_t(24))
-            except OSError as exc:
-                if exc.errno != 38:        # ENOSYS: use the fallback below
-                    raise OSError(exc.errno, exc.strerror, path) from None
-        return os.open(path.lstrip("/") or ".", flags | os.O_NOFOLLOW, dir_fd=root_fd)
+        if number is None:
+            raise OSError(38, "openat2 number unknown on this machine", path)
+        how = ctypes.create_string_buffer(
+            struct.pack("=QQQ", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 24)
+        try:
+            return syscall(number, ctypes.c_int(root_fd), cstr(path.lstrip("/") or "."),
+                           how, ctypes.c_size_t(24))
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, path) from None
     return _run("openat2", (root_fd, path, "RESOLVE_IN_ROOT"), why, call)

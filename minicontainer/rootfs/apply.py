@@ -14,6 +14,7 @@ from ..linux import constants as C
 from ..linux import syscalls as sc
 from ..linux import mountattr
 from ..linux.mountattr import MOUNT_ATTR_RDONLY, mount_setattr
+from .paths import secure_join
 
 
 def prepare_targets(plan):
@@ -58,14 +59,14 @@ def _mount_in_root(why, source, root, target, fstype, flags, data, kind, readonl
     """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        target_fd = _open_or_create(root_fd, target, kind)
+        target_fd = _open_or_create(root, root_fd, target, kind)
         try:
             sc.mount(source, f"/proc/self/fd/{target_fd}", fstype, flags, data, why=why)
         finally:
             os.close(target_fd)
         if readonly:
             # open it again: the path now leads to the new mount's root
-            mounted_fd = mountattr.open_in_root(root_fd, target)
+            mounted_fd = _open_in_root(root, root_fd, target)
             try:
                 _remount_readonly(why, f"/proc/self/fd/{mounted_fd}", recursive=fstype is None)
             finally:
@@ -74,17 +75,27 @@ def _mount_in_root(why, source, root, target, fstype, flags, data, kind, readonl
         os.close(root_fd)
 
 
-def _open_or_create(root_fd, target, kind):
+def _open_in_root(root, root_fd, path, flags=os.O_PATH | os.O_CLOEXEC):
+    try:
+        return mountattr.open_in_root(root_fd, path, flags)
+    except OSError as exc:
+        if exc.errno != errno.ENOSYS:
+            raise
+    # Linux < 5.6: resolve in user space, within the root (a race remains)
+    return os.open(secure_join(root, path), flags | os.O_NOFOLLOW)
+
+
+def _open_or_create(root, root_fd, target, kind):
     """O_PATH fd of ``target`` inside the root, made (dirs, then the file) if missing."""
     try:
-        return mountattr.open_in_root(root_fd, target, why=None)
+        return _open_in_root(root, root_fd, target)
     except FileNotFoundError:
         pass
     parts = [p for p in target.split("/") if p]
     current = "/"
     for index, part in enumerate(parts):
-        parent_fd = mountattr.open_in_root(root_fd, current,
-                                           os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        parent_fd = _open_in_root(root, root_fd, current,
+                                  os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             last = index == len(parts) - 1
             try:
@@ -98,7 +109,7 @@ def _open_or_create(root_fd, target, kind):
         finally:
             os.close(parent_fd)
         current = os.path.join(current, part)
-    return mountattr.open_in_root(root_fd, target, why=None)
+    return _open_in_root(root, root_fd, target)
 
 
 def _mkdir(why, path, mode):
