@@ -202,7 +202,8 @@ class Container:
             if spec.has("user"):
                 _give_to_container_root(container_dir, spec)
             init_binary = find_init_binary() if spec.init else None
-            plan = plan_rootfs(spec, container_dir, init_binary)
+            from .cgroups import container_mounts
+            plan = plan_rootfs(spec, container_dir, init_binary, container_mounts())
             if explain is not None:
                 from .linux import syscalls
                 syscalls.set_recorder(explain)

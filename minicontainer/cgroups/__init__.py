@@ -54,6 +54,32 @@ def from_record(record):
     return V1Manager(paths, created=created)
 
 
+def container_mounts():
+    """How to show a container its cgroups at /sys/fs/cgroup, as this host has them.
+
+    A list of (subdirectory or "", fstype, options): one cgroup2 at the top on a
+    unified host; on v1/hybrid hosts one entry per hierarchy (same controllers
+    and name= options as the host's mount, which is how the kernel tells which
+    hierarchy is meant) plus the empty cgroup2 at ``unified``.
+    """
+    with open("/proc/self/mountinfo") as f:
+        mounts = _detect.parse_mountinfo(f.read())
+    layout = _detect.detect()
+    if layout.mode == _detect.UNIFIED:
+        return [("", "cgroup2", None)]
+    result = []
+    for fstype, _root, mountpoint, options in mounts:
+        parent, name = os.path.split(mountpoint)
+        if parent != "/sys/fs/cgroup" or any(name == r[0] for r in result):
+            continue
+        if fstype == "cgroup2":
+            result.append((name, "cgroup2", None))
+        else:
+            kept = [o for o in options if o not in ("rw", "ro")]
+            result.append((name, "cgroup", ",".join(kept)))
+    return result
+
+
 def host_layout(refresh=False):
     """The host's cgroup layout (mode unified/hybrid/legacy and our own cgroups)."""
     return _detect.detect(refresh)

@@ -59,7 +59,7 @@ class RootfsPlan:
         return host_path
 
 
-def plan_rootfs(spec, container_dir, init_binary=None):
+def plan_rootfs(spec, container_dir, init_binary=None, cgroup_mounts=()):
     plan = RootfsPlan(os.path.abspath(spec.rootfs))
     root = plan.rootfs
     userns = spec.has("user")
@@ -68,6 +68,8 @@ def plan_rootfs(spec, container_dir, init_binary=None):
     plan.step("mount", "bind the root directory onto itself: pivot_root needs a mount point",
               root, root, None, C.MS_BIND | C.MS_REC, None)
     _plan_proc_and_sys(plan, spec, userns)
+    if cgroup_mounts and not userns:
+        _plan_cgroupfs(plan, spec, cgroup_mounts)
     _plan_dev(plan, spec, userns)
     for name, what in RUNTIME_FILES:
         plan.step("mount", f"give the container {what} (/etc/{name}, written by the runtime)",
@@ -103,6 +105,31 @@ def _plan_proc_and_sys(plan, spec, userns):
     else:
         plan.step("mount", "mount /sys read-only (its network part shows this namespace's devices)",
                   "sysfs", sys_dir, "sysfs", NOSUID_NODEV_NOEXEC | C.MS_RDONLY, None)
+
+
+def _plan_cgroupfs(plan, spec, cgroup_mounts):
+    """/sys/fs/cgroup as Docker shows it: the container's own cgroups, read-only.
+
+    Mounted after the child entered its cgroup namespace, so each hierarchy's
+    root is the container's cgroup.  (Skipped in a user namespace, where the
+    kernel refuses cgroup v1 mounts.)
+    """
+    top = os.path.join(plan.rootfs, "sys/fs/cgroup")
+    readonly = 0 if spec.security.privileged else C.MS_RDONLY
+    flags = NOSUID_NODEV_NOEXEC | readonly
+    if cgroup_mounts[0][0] == "":  # a unified host: one cgroup2
+        plan.step("mount", "mount the container's cgroup tree (cgroup v2) at /sys/fs/cgroup",
+                  "cgroup2", top, "cgroup2", flags, None)
+        return
+    plan.step("mount", "mount a tmpfs at /sys/fs/cgroup to hold one directory per hierarchy",
+              "tmpfs", top, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755")
+    for name, fstype, options in cgroup_mounts:
+        path = os.path.join(top, name)
+        plan.step("mkdir", f"create /sys/fs/cgroup/{name}", path, 0o755)
+        plan.step("mount", f"mount the container's {name} cgroups (its own cgroup is the root)",
+                  "cgroup", path, fstype, flags, options)
+    if readonly:
+        plan.step("readonly", "make /sys/fs/cgroup read-only", top)
 
 
 def _plan_dev(plan, spec, userns):

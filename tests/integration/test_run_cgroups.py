@@ -89,3 +89,12 @@ def _wait_running(mc, timeout=20):
                     return state
         time.sleep(0.02)
     raise AssertionError("no running container appeared")
+
+
+def test_cgroupfs_inside_is_the_containers_own_and_read_only(mc):
+    result = mc("run", "--rm", "--network", "none", "-m", "32m", "--pids-limit", "20", "busybox",
+                "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                "/sys/fs/cgroup/pids/pids.max; { echo 1 > /sys/fs/cgroup/pids/pids.max; } 2>&1")
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [str(32 << 20), "20"], result.stdout  # its own cgroup is the root
+    assert "Read-only file system" in lines[2]

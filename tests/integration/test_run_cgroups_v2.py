@@ -46,3 +46,12 @@ def _ours():
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
         found |= {os.path.join(root, d) for d in dirs if d.startswith("minicontainer-")}
     return found
+
+
+def test_cgroupfs_inside_is_the_containers_own_and_read_only_on_v2(mc):
+    result = mc("run", "--rm", "--network", "none", "-m", "32m", "--pids-limit", "20", "busybox",
+                "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; "
+                "{ echo 1 > /sys/fs/cgroup/pids.max; } 2>&1", timeout=600)
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [str(32 << 20), "20"], result.stdout + result.stderr
+    assert "Read-only file system" in lines[2]
