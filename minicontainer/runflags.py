@@ -42,6 +42,7 @@ FLAGS = {
     "volume": ("v", True, True, "Bind mount a volume (HOST:CONTAINER[:ro])"),
     "tmpfs": (None, True, True, "Mount a tmpfs directory (PATH[:OPTIONS])"),
     "mount": (None, True, True, "Attach a filesystem mount (type=bind|volume|tmpfs,...)"),
+    "volumes-from": (None, True, True, "Mount volumes from the specified container(s) (NAME[:ro|rw])"),
     "network": (None, True, False, "Connect a container to a network (bridge, NAME, none, host, container:NAME)"),
     "publish": ("p", True, True, "Publish a container's port(s) to the host ([IP:]HOST:CONTAINER[/PROTO])"),
     "publish-all": ("P", False, False, "Publish all exposed ports to random ports"),
@@ -337,7 +338,7 @@ def _environment(options):
 
 
 def _mounts(options):
-    if not any(options.get(flag) for flag in ("volume", "mount", "tmpfs")):
+    if not any(options.get(flag) for flag in ("volume", "mount", "tmpfs", "volumes-from")):
         return []
     from .volumes import parse_mount, parse_tmpfs, parse_volume
     mounts = []
@@ -348,4 +349,11 @@ def _mounts(options):
         mounts.append(mount)
     mounts += [parse_mount(value) for value in options.get("mount", ())]
     mounts += [parse_tmpfs(value) for value in options.get("tmpfs", ())]
+    for value in options.get("volumes-from", ()):
+        from .lifecycle import load
+        from .spec import ContainerSpec
+        from .volumes import volumes_from
+        ref, _, mode = value.partition(":")
+        other = ContainerSpec.from_json_dict(load(ref)[2]["spec"])
+        mounts += volumes_from(other.mounts, mode)
     return mounts

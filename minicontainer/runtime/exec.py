@@ -74,6 +74,11 @@ def exec_in(state, spec, stdio=(0, 1, 2), detach=False):
 def _first_child(spec, fds, cgroup, confinement, chan, stdio, detach):
     code = 125
     try:
+        # Not dumpable while inside the container's namespaces: its processes
+        # must not reach this (host) interpreter through /proc/<pid>/exe or
+        # ptrace (CVE-2019-5736).  The exec resets it for the command.
+        sc.prctl(C.PR_SET_DUMPABLE, 0, why="keep the container away from the runtime's "
+                 "own process (/proc/<pid>/exe, ptrace)")
         if cgroup is not None:
             cgroup.add_pid(os.getpid())
         for kind, fd in fds:

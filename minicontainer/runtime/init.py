@@ -33,6 +33,11 @@ def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None):
     try:
         if explain:
             sc.set_recorder(lambda *rec: chan.send("explain", rec + (_now(),)))
+        # Until the exec this process is the host's Python inside the container's
+        # namespaces: not dumpable, so nothing there can open /proc/1/exe or
+        # ptrace it (CVE-2019-5736).  execve makes the command dumpable again.
+        sc.prctl(C.PR_SET_DUMPABLE, 0, why="keep the container away from the runtime's own "
+                 "process (/proc/<pid>/exe, ptrace) until the exec")
         _reset_signals()
         from .. import security
         # Pure preparation (read the profile or the compiled filter, load

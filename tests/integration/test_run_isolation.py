@@ -157,3 +157,14 @@ def test_user_namespace_maps_root_to_an_unprivileged_range(mc, shared_dir):
     assert lines[0].split() == ["0", "200000", "65536"]
     assert lines[1] == "0"
     assert (shared / "f").stat().st_uid == 200000  # container root is nobody special on the host
+
+
+def test_volumes_from_another_container(mc, shared_dir):
+    (shared_dir / "note").write_text("shared\n")
+    assert mc("run", "--name", "mctest-vfrom", "--network", "none", "-v", f"{shared_dir}:/data",
+              "busybox", "true").returncode == 0
+    result = sh(mc, "cat /data/note; touch /data/x 2>&1 || echo read-only", "--network", "none",
+                "--volumes-from", "mctest-vfrom:ro")
+    assert result.stdout.splitlines() == ["shared", "read-only"] or \
+        "Read-only file system" in result.stdout, result.stdout + result.stderr
+    assert mc("rm", "mctest-vfrom").returncode == 0
