@@ -261,11 +261,11 @@ class Container:
         spec = self.spec
         if spec.network in ("none", "host") or spec.network.startswith("container:"):
             return
-        from . import network
         from .state import data_root
-        self.network = network.attach(
-            data_root(), self.id, pid, spec.network, spec.network_options, name=spec.name,
-            hostname=spec.hostname,
+        from .supervisor_client import network_attach
+        self.network = network_attach(
+            self.store.root, data_root(), self.id, pid, spec.network, spec.network_options,
+            name=spec.name, hostname=spec.hostname,
             hosts_file=os.path.join(self.store.container_dir(self.id), "hosts"))
 
     def _joined_net_pid(self, spec):
@@ -282,7 +282,7 @@ class Container:
     def _release_runtime(self):
         """Undo what start made: the network, then the cgroup."""
         from .lifecycle import release_runtime
-        release_runtime(self.id, self.network, self.cgroup)
+        release_runtime(self.id, self.network, self.cgroup, self.store.root)
         self.network = None
         self.cgroup = None
         if self.state is not None:

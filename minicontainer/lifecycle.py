@@ -50,11 +50,11 @@ def current_status(state):
 
 # -- releasing what a container holds --------------------------------------------
 
-def release_runtime(container_id, network_record, cgroup):
+def release_runtime(container_id, network_record, cgroup, state_root=None):
     """Undo a start: detach the network, kill and remove the cgroup (idempotent)."""
     if network_record:
-        from . import network
-        network.detach(data_root(), container_id, network_record)
+        from .supervisor_client import network_detach
+        network_detach(state_root, data_root(), container_id, network_record)
     if cgroup is not None:
         if isinstance(cgroup, dict):
             from .cgroups import from_record
@@ -65,7 +65,7 @@ def release_runtime(container_id, network_record, cgroup):
 
 def release(store, container_id, state, remove_volumes=True):
     """Remove a container for good: runtime pieces, image root, name, state."""
-    release_runtime(container_id, state.get("network"), state.get("cgroup"))
+    release_runtime(container_id, state.get("network"), state.get("cgroup"), store.root)
     spec = state.get("spec", {})
     if spec.get("image"):
         from .image import release_rootfs, rootfs_path

@@ -14,7 +14,6 @@ watches them through pidfds.  It cannot learn an adopted container's exit
 status (only a parent can), so that exit is recorded without a code.
 """
 
-import json
 import os
 import selectors
 import signal
@@ -25,6 +24,7 @@ import time
 from . import lifecycle
 from .errors import MiniContainerError
 from .state import StateStore
+from .runtime.sync import Channel
 from .supervisor_client import SOCKET_NAME
 
 SOCKET_NAME = "supervisor.sock"
@@ -50,12 +50,19 @@ class Supervisor:
         self.adopted = {}    # pidfd -> container id
         self.timers = []     # (when, "restart" | "kill", container id)
         self.stopping = set()  # ids being stopped: never restarted
+        self.after_reply = None  # work to do once the current request is answered
         from .health import HealthMonitor
         self.health = HealthMonitor(self.store, self._add_timer)
         self.backoff = {}    # container id -> seconds
 
     def serve(self):
         import fcntl
+
+        from . import supervisor_client
+        supervisor_client.IN_SUPERVISOR = True  # our own network work is done in-process
+        # Whoever started us may have had signals blocked (a launcher blocks
+        # the forwarded ones around its clone, and the mask is inherited).
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.makedirs(self.store.root, 0o711, exist_ok=True)
         lock = os.open(os.path.join(self.store.root, "supervisor.lock"), os.O_RDWR | os.O_CREAT)
         try:
@@ -106,20 +113,27 @@ class Supervisor:
     # -- requests -------------------------------------------------------------------
 
     def _answer(self, conn):
+        channel = Channel(conn)
         with conn:
             conn.settimeout(10)
             try:
-                message = json.loads(conn.makefile("rb").readline() or b"{}")
-                reply = {"ok": True, **self._handle(message)}
+                received, _ = channel.recv()
+                reply = {"ok": True, **self._handle(received[0] if received else {})}
             except MiniContainerError as exc:
                 reply = {"ok": False, "error": exc.to_dict()}
             except Exception as exc:  # a bug: answer, log, keep serving the others
                 print(f"supervisor: {exc!r}", file=sys.stderr, flush=True)
                 reply = {"ok": False, "error": MiniContainerError(repr(exc)).to_dict()}
             try:
-                conn.sendall(json.dumps(reply).encode() + b"\n")
+                channel.send(reply)
             except OSError:
                 pass
+        work, self.after_reply = self.after_reply, None
+        if work is not None:
+            try:
+                work()
+            except Exception as exc:
+                print(f"supervisor: {exc!r}", file=sys.stderr, flush=True)
 
     def _handle(self, message):
         from .container import Container
@@ -127,6 +141,23 @@ class Supervisor:
         op = message.get("op")
         if op == "ping":
             return {"pid": os.getpid()}
+        if op == "attach":  # a foreground run's network, with pyroute2 already loaded
+            from . import network
+            from .spec import NetworkOptions
+            options = {k: tuple(v) if isinstance(v, list) else v
+                       for k, v in message["options"].items()}
+            record = network.attach(message["data_root"], message["id"], message["pid"],
+                                    message["network"], NetworkOptions(**options),
+                                    name=message.get("name"), hostname=message.get("hostname"),
+                                    hosts_file=message.get("hosts_file"))
+            return {"record": record}
+        if op == "detach":
+            # Answered at once, done right after: the caller's container is gone
+            # and it need not wait for the kernel to delete a veth (~20 ms).
+            from . import network
+            self.after_reply = lambda: network.detach(message["data_root"], message["id"],
+                                                      message["record"])
+            return {}
         if op == "run":
             container = Container(ContainerSpec.from_json_dict(message["spec"]), self.store.root)
             container.create()

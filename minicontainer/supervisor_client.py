@@ -1,15 +1,25 @@
-"""Talking to the per-host supervisor: one JSON line each way, started on demand."""
+"""Talking to the per-host supervisor, started on demand.
 
-import json
+One message each way over ``<state_root>/supervisor.sock``: a dict of plain
+values, framed and encoded as the launcher's sync channel does (marshal,
+length-prefixed), because a foreground ``run`` asks the supervisor to wire
+its network and cannot pay for importing ``socket`` and ``json``.
+"""
+
+import _socket
 import os
-import socket
 import sys
 import time
 
 from .errors import MiniContainerError
+from .runtime.sync import Channel
 from .state import StateStore
 
 SOCKET_NAME = "supervisor.sock"
+
+
+class SupervisorUnavailable(MiniContainerError):
+    """No supervisor answers and none could be started."""
 
 
 def request(message, state_root=None, timeout=120):
@@ -24,22 +34,25 @@ def request(message, state_root=None, timeout=120):
             time.sleep(0.02)
             sock = _connect(path)
         if sock is None:
-            raise MiniContainerError("the supervisor did not start (see "
+            raise SupervisorUnavailable("the supervisor did not start (see "
                                      f"{os.path.join(store.root, 'supervisor.log')})")
-    with sock:
+    channel = Channel(sock)
+    try:
         sock.settimeout(timeout)
-        sock.sendall(json.dumps(message).encode() + b"\n")
-        reply = sock.makefile("rb").readline()
+        channel.send(message)
+        reply, _ = channel.recv()
+    finally:
+        channel.close()
     if not reply:
-        raise MiniContainerError("the supervisor closed the connection without an answer")
-    answer = json.loads(reply)
+        raise SupervisorUnavailable("the supervisor closed the connection without an answer")
+    answer = reply[0]
     if not answer.get("ok"):
         raise MiniContainerError.from_dict(answer["error"])
     return answer
 
 
 def _connect(path):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path)
         return sock
@@ -56,3 +69,40 @@ def _spawn(root):
         subprocess.Popen([sys.executable, "-m", "minicontainer.supervisor", root],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                          start_new_session=True, close_fds=True)
+
+
+# -- networking through the warm supervisor ------------------------------------------
+# pyroute2 takes 150-200 ms to import, more than a whole container start, so a
+# foreground run asks the supervisor (which has it loaded) to wire its network.
+# Without a supervisor the work is done here, just slower; in the supervisor
+# itself (IN_SUPERVISOR) it is done here too, since it cannot ask itself.
+IN_SUPERVISOR = False
+
+
+def _local():
+    return IN_SUPERVISOR or os.environ.get("MINICONTAINER_NO_SUPERVISOR") == "1"
+
+def network_attach(state_root, data_root, container_id, pid, network_name, options, **extra):
+    from .spec import NetworkOptions
+    try:
+        if _local():
+            raise SupervisorUnavailable("local")
+        answer = request({"op": "attach", "data_root": data_root, "id": container_id, "pid": pid,
+                          "network": network_name, "options": options.as_dict(), **extra},
+                         state_root)
+        return answer["record"]
+    except SupervisorUnavailable:
+        from . import network
+        return network.attach(data_root, container_id, pid, network_name,
+                              NetworkOptions(**options.as_dict()), **extra)
+
+
+def network_detach(state_root, data_root, container_id, record):
+    try:
+        if _local():
+            raise SupervisorUnavailable("local")
+        request({"op": "detach", "data_root": data_root, "id": container_id, "record": record},
+                state_root)
+    except SupervisorUnavailable:
+        from . import network
+        network.detach(data_root, container_id, record)

@@ -104,17 +104,14 @@ def _stop_supervisor(state_root):
     if not os.path.exists(os.path.join(state_root, "supervisor.sock")):
         return
     from minicontainer.errors import MiniContainerError
-    from minicontainer.supervisor_client import SOCKET_NAME, _connect
-    sock = _connect(os.path.join(state_root, SOCKET_NAME))
-    if sock is None:
-        return
-    with sock:
-        sock.sendall(b'{"op": "ping"}\n')
-        reply = sock.makefile("rb").readline()
+    from minicontainer.supervisor_client import SupervisorUnavailable, _connect, request
+    probe = _connect(os.path.join(state_root, "supervisor.sock"))
+    if probe is None:
+        return  # not running (a stale socket); never start one just to stop it
+    probe.close()
     try:
-        import json
-        pid = json.loads(reply)["pid"]
-    except (ValueError, KeyError, MiniContainerError):
+        pid = request({"op": "ping"}, state_root, timeout=10)["pid"]
+    except (SupervisorUnavailable, MiniContainerError, OSError):
         return
     os.kill(pid, 15)
     for _ in range(500):
