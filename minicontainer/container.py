@@ -158,6 +158,10 @@ class Container:
         if spec.has("time") and not procfs.has_namespace("time"):
             spec = spec.replace(namespaces=spec.namespaces - {"time"})
         validate.check_spec(spec)
+        if spec.resources.device_read_bps or spec.resources.device_write_bps:
+            from .cgroups.base import device_numbers  # a missing device fails before anything exists
+            for device, _rate in spec.resources.device_read_bps + spec.resources.device_write_bps:
+                device_numbers(device)
         self.store.create(self.id, spec.name)
         try:
             if self.image is not None:

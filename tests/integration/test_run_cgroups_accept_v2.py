@@ -65,8 +65,6 @@ def test_nothing_left_in_any_hierarchy_after_rm_on_v2(mc):
     accept.nothing_left_after_rm(mc, LANE)
 
 
-@pytest.mark.xfail(strict=False, reason="bug: --device-*-bps paths are checked when the cgroup "
-                                        "is made, after the image root was mounted")
 def test_missing_rate_limit_device_is_refused_before_any_kernel_step_on_v2(mc):
     accept.missing_device_refused_before_any_kernel_step(mc, LANE)
 
