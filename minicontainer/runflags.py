@@ -10,7 +10,7 @@ image is the command, untouched.
 import os
 
 from .errors import SpecError
-from .spec import DEFAULT_NAMESPACES, ContainerSpec, Mount, Security
+from .spec import DEFAULT_NAMESPACES, ContainerSpec, Security
 
 # long name -> (short, takes a value, repeatable, help)
 FLAGS = {
@@ -351,7 +351,6 @@ def _mounts(options):
     mounts += [parse_tmpfs(value) for value in options.get("tmpfs", ())]
     for value in options.get("volumes-from", ()):
         from .lifecycle import load
-        from .spec import ContainerSpec
         from .volumes import volumes_from
         ref, _, mode = value.partition(":")
         other = ContainerSpec.from_json_dict(load(ref)[2]["spec"])

@@ -27,7 +27,6 @@ from .state import StateStore
 from .runtime.sync import Channel
 from .supervisor_client import SOCKET_NAME
 
-SOCKET_NAME = "supervisor.sock"
 BACKOFF_START, BACKOFF_MAX = 0.1, 60.0
 
 

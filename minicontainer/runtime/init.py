@@ -75,11 +75,15 @@ def _report(chan, error):
 
 
 def _reset_signals():
-    # The launcher blocked signals around the clone so that none reaches its
-    # Python handlers in this child; exec keeps the mask, so unblock here.
-    import _signal
-    for sig in (2, 15, 1, 3, 10, 12, 28):
-        _signal.signal(sig, _signal.SIG_DFL)
+    # Exec keeps ignored signals ignored and the signal mask as it is: Python
+    # ignores SIGPIPE and SIGXFSZ, our caller may ignore more, and the launcher
+    # blocked the forwarded ones around the clone.  A container starts clean.
+    for sig in range(1, _signal.NSIG):
+        if sig not in (9, 19, 32, 33):  # KILL and STOP can't change; 32/33 are glibc's
+            try:
+                _signal.signal(sig, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 

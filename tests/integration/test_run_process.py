@@ -209,3 +209,11 @@ def _read_all(master, proc, timeout=30):
             break
     os.close(master)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_the_command_starts_with_no_signal_ignored_or_blocked(mc):
+    # Python ignores SIGPIPE and SIGXFSZ and the launcher blocks the forwarded
+    # signals around the clone; none of that may reach the container.
+    result = mc("run", "--rm", "--network", "none", "busybox", "grep", "-E", "^Sig(Ign|Blk)",
+                "/proc/self/status")
+    assert result.stdout.split() == ["SigBlk:", "0000000000000000", "SigIgn:", "0000000000000000"]
