@@ -170,3 +170,24 @@ def _register_images():
 
 
 _register_images()
+
+
+@network.command(name="connect")
+@click.option("--ip", help="IPv4 address")
+@click.option("--alias", "aliases", multiple=True, help="Add network-scoped alias for the container")
+@click.argument("network_name")
+@click.argument("container")
+def network_connect(ip, aliases, network_name, container):
+    """Connect a running container to a network (its next ethN)."""
+    from .lifecycle import connect
+    connect(container, network_name, ip=ip, aliases=aliases)
+
+
+@network.command(name="disconnect")
+@click.option("-f", "--force", is_flag=True, help="Force the container to disconnect")
+@click.argument("network_name")
+@click.argument("container")
+def network_disconnect(force, network_name, container):
+    """Disconnect a container from a network."""
+    from .lifecycle import disconnect
+    disconnect(container, network_name)

@@ -7,7 +7,9 @@ def describe(ref, state_root=None):
     store, container_id, state = lifecycle.load(ref, state_root)
     spec = state["spec"]
     status = lifecycle.current_status(state)
-    network = state.get("network") or {}
+    records = state.get("network") or []
+    records = records if isinstance(records, list) else [records]
+    network = records[0] if records else {}
     resources = spec.get("resources", {})
     security = spec.get("security", {})
     return {
@@ -51,10 +53,10 @@ def describe(ref, state_root=None):
             "Healthcheck": spec.get("healthcheck"),
         },
         "NetworkSettings": {
-            "Networks": {network["network"]: {
-                "IPAddress": network.get("ip"), "IPPrefixLen": network.get("prefixlen"),
-                "Gateway": network.get("gateway"), "MacAddress": network.get("mac"),
-                "Aliases": network.get("aliases")}} if network else {},
+            "Networks": {r["network"]: {
+                "IPAddress": r.get("ip"), "IPPrefixLen": r.get("prefixlen"),
+                "Gateway": r.get("gateway"), "MacAddress": r.get("mac"),
+                "Aliases": r.get("aliases")} for r in records},
             "Ports": {f"{p['container_port']}/{p['proto']}": [
                 {"HostIp": p.get("host_ip") or "0.0.0.0", "HostPort": str(p["host_port"])}]
                 for p in network.get("ports", [])},

@@ -168,6 +168,44 @@ def wait(ref, state_root=None, poll=0.05):
         state = store.load(container_id)
 
 
+# -- networks of a running container ---------------------------------------------------
+
+def _records(state):
+    record = state.get("network")
+    return [] if not record else (record if isinstance(record, list) else [record])
+
+
+def connect(ref, network_name, ip=None, aliases=(), state_root=None):
+    """``network connect``: another interface (eth1, ...) on another network."""
+    from .spec import NetworkOptions
+    from .supervisor_client import network_attach
+    store, container_id, state = load(ref, state_root)
+    if not is_running(state):
+        raise Conflict(f"container {ref} is not running")
+    records = _records(state)
+    if any(r["network"] == network_name for r in records):
+        raise Conflict(f"container {ref} is already connected to network {network_name}")
+    spec = state["spec"]
+    record = network_attach(store.root, data_root(), container_id, state["pid"], network_name,
+                            NetworkOptions(ip=ip, aliases=tuple(aliases)),
+                            name=spec.get("name"), hostname=spec.get("hostname"),
+                            hosts_file=os.path.join(store.container_dir(container_id), "hosts"))
+    _mark(store, container_id, network=records + [record])
+    return record
+
+
+def disconnect(ref, network_name, state_root=None):
+    from .supervisor_client import network_detach
+    store, container_id, state = load(ref, state_root)
+    records = _records(state)
+    mine = [r for r in records if r["network"] == network_name]
+    if not mine:
+        raise NotFound(f"container {ref} is not connected to network {network_name}")
+    network_detach(store.root, data_root(), container_id, mine[0])
+    rest = [r for r in records if r is not mine[0]]
+    _mark(store, container_id, network=rest[0] if len(rest) == 1 else (rest or None))
+
+
 # -- cgroup-backed operations --------------------------------------------------------
 
 def _manager(state, ref):

@@ -152,3 +152,17 @@ def _wait_for(probe, timeout=30):
             return value
         time.sleep(0.05)
     raise AssertionError("timed out waiting for the container")
+
+
+def test_connect_and_disconnect_a_running_container(mc, network):
+    name, subnet = network
+    started = mc("run", "-d", "--name", "mctest-conn", *NO_DNS, "busybox", "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    connected = mc("network", "connect", name, "mctest-conn")
+    assert connected.returncode == 0, connected.stderr
+    shown = mc("exec", "mctest-conn", "ip", "-o", "-4", "addr", "show", "eth1")
+    assert subnet.rsplit(".", 1)[0] in shown.stdout, shown.stdout + shown.stderr
+    assert mc("network", "disconnect", name, "mctest-conn").returncode == 0
+    gone = mc("exec", "mctest-conn", "ip", "-o", "link", "show", "eth1")
+    assert gone.returncode != 0
+    assert mc("rm", "-f", "mctest-conn").returncode == 0
