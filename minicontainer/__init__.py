@@ -17,9 +17,10 @@ _HOMES = {
 
 
 def __getattr__(name):
+    # The import system asks for submodule names here first: answer those
+    # without importing importlib (it is on every start path).
+    if name not in __all__:
+        raise AttributeError(f"module 'minicontainer' has no attribute {name!r}")
     import importlib
-    if name in _HOMES:
-        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
-    if name in __all__:
-        return getattr(importlib.import_module(".errors", __name__), name)
-    raise AttributeError(f"module 'minicontainer' has no attribute {name!r}")
+    home = _HOMES.get(name, "errors")
+    return getattr(importlib.import_module(f".{home}", __name__), name)
