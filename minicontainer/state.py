@@ -92,4 +92,13 @@ class StateStore:
                     os.unlink(link)
             except FileNotFoundError:
                 pass
-        remove_tree(self.container_dir(container_id))
+        # Renamed away first, then emptied: a start still writing into the
+        # directory then fails cleanly instead of refilling it under our feet.
+        graveyard = os.path.join(self.root, ".removing")
+        os.makedirs(graveyard, 0o700, exist_ok=True)
+        doomed = os.path.join(graveyard, f"{container_id}-{os.getpid()}")
+        try:
+            os.rename(self.container_dir(container_id), doomed)
+        except FileNotFoundError:
+            return
+        remove_tree(doomed)

@@ -162,8 +162,13 @@ class Supervisor:
             container.create()
             try:
                 self.start(container)
-            except BaseException:
+            except BaseException as exc:
+                removed = not os.path.isdir(self.store.container_dir(container.id))
                 container._remove()
+                if removed and isinstance(exc, (OSError, MiniContainerError)):
+                    from .errors import Conflict
+                    raise Conflict(f"container {container.id[:12]} was removed while it was "
+                                   "starting") from None
                 raise
             return {"id": container.id}
         if op == "stop":

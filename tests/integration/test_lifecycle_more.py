@@ -336,9 +336,6 @@ def test_rm_force_during_run_detached_leaves_nothing(mc, delay_ms):
                                                 state_root=mc.state_root))
             except NotFound:
                 pass
-            except OSError as exc:
-                if exc.errno != errno.ENOTEMPTY:  # the known race (see below): tolerated here
-                    errors.append(traceback.format_exc())
             except Exception:  # noqa: BLE001 - every other failure is the finding
                 errors.append(traceback.format_exc())
     out, err = runner.communicate(timeout=60)
@@ -363,9 +360,6 @@ def test_rm_force_during_run_detached_leaves_nothing(mc, delay_ms):
     assert errors == [], "\n".join(errors)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: StateStore.remove races a writer in the "
-                   "container directory (rm -f while the supervisor starts the container) "
-                   "and fails with ENOTEMPTY")
 def test_state_removal_wins_against_a_writer_in_the_directory(tmp_path):
     """rm -f empties a container's directory while the supervisor, starting the
     container, still creates files in it (/etc files, log pipes, state.json).
