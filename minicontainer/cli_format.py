@@ -182,3 +182,34 @@ def table(header, rows):
     widths = [max(10, max(len(row[i]) for row in cells) + 3) for i in range(len(header) - 1)]
     return ["".join(cell.ljust(width) for cell, width in zip(row, widths)) + row[-1]
             for row in cells]
+
+
+# -- shared command behaviour ---------------------------------------------------------
+
+def each(items, action, echo_item=True):
+    """Docker's multi-argument commands: act on each item (printing it when
+    ``echo_item``), report each failure on one line, exit 1 at the end if any."""
+    import click
+
+    from .errors import MiniContainerError
+    failed = False
+    for item in items:
+        try:
+            action(item)
+            if echo_item:
+                click.echo(item)
+        except MiniContainerError as exc:
+            click.echo(f"minicontainer: {exc}", err=True)
+            failed = True
+    if failed:
+        raise SystemExit(1)
+
+
+def print_documents(documents, fmt=None):
+    """``inspect`` output: Docker's JSON array, or one rendered template per document."""
+    import click
+    if fmt:
+        for document in documents:
+            click.echo(render_template(fmt, document))
+    else:
+        click.echo(json.dumps(documents, indent=4))

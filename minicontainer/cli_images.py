@@ -14,7 +14,7 @@ import os
 import click
 
 from .errors import MiniContainerError
-from .cli_format import human_duration, human_size, render_template, table
+from .cli_format import human_duration, human_size, print_documents, render_template, table
 
 
 def _data_root():
@@ -227,12 +227,7 @@ def image_inspect(fmt, names):
     """Display detailed information on one or more images."""
     data_root = _data_root()
     ensure_builtin(data_root, names)
-    documents = [inspect_document(data_root, name) for name in names]
-    if fmt:
-        for document in documents:
-            click.echo(render_template(fmt, document))
-    else:
-        click.echo(json.dumps(documents, indent=4))
+    print_documents([inspect_document(data_root, name) for name in names], fmt)
 
 
 @click.command(name="history")

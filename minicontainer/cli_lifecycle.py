@@ -8,6 +8,7 @@ import time
 import click
 
 from . import lifecycle
+from .cli_format import each as _each
 from .errors import MiniContainerError
 
 
@@ -15,20 +16,6 @@ def register(cli):
     for command in (create, start, stop, restart, kill, wait, logs, inspect, pause, unpause,
                     stats, top, update, container, exec_command):
         cli.add_command(command)
-
-
-def _each(refs, action):
-    """Docker's multi-container commands: act on each, print it, fail at the end."""
-    failed = False
-    for ref in refs:
-        try:
-            action(ref)
-            click.echo(ref)
-        except MiniContainerError as exc:
-            click.echo(f"minicontainer: {exc}", err=True)
-            failed = True
-    if failed:
-        raise SystemExit(1)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},

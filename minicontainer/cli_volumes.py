@@ -8,8 +8,8 @@ import json
 
 import click
 
-from .cli_format import human_size, render_template, table
-from .errors import MiniContainerError, SpecError
+from .cli_format import each, human_size, print_documents, render_template, table
+from .errors import SpecError
 
 
 def _data_root():
@@ -124,12 +124,7 @@ def volume_inspect(fmt, names):
     """Display detailed information on one or more volumes."""
     from .volumes import inspect_volume
     data_root = _data_root()
-    records = [inspect_volume(data_root, name) for name in names]
-    if fmt:
-        for record in records:
-            click.echo(render_template(fmt, record))
-    else:
-        click.echo(json.dumps(records, indent=4))
+    print_documents([inspect_volume(data_root, name) for name in names], fmt)
 
 
 @volume.command(name="rm")
@@ -140,16 +135,7 @@ def volume_rm(force, names):
     from .volumes import remove_volume
     data_root = _data_root()
     in_use = volumes_in_use(data_root)
-    failed = False
-    for name in names:
-        try:
-            remove_volume(data_root, name, in_use=in_use, force=force)
-            click.echo(name)
-        except MiniContainerError as exc:
-            click.echo(f"minicontainer: {exc}", err=True)
-            failed = True
-    if failed:
-        raise SystemExit(1)
+    each(names, lambda name: remove_volume(data_root, name, in_use=in_use, force=force))
 
 
 @volume.command(name="prune")

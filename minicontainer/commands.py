@@ -42,16 +42,8 @@ def run(ctx):
 def remove(force, volumes, containers):
     """Remove one or more containers."""
     from .lifecycle import remove as remove_container
-    failed = False
-    for ref in containers:
-        try:
-            remove_container(ref, force=force, volumes=volumes)
-            click.echo(ref)
-        except MiniContainerError as exc:
-            click.echo(f"minicontainer: {exc}", err=True)
-            failed = True
-    if failed:
-        raise SystemExit(1)
+    from .cli_format import each
+    each(containers, lambda ref: remove_container(ref, force=force, volumes=volumes))
 
 
 @cli.command(name="ps")

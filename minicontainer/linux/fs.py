@@ -42,21 +42,30 @@ def _refuse(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def remove_tree(path):
-    """Remove a directory tree; a missing one is already removed."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            remove_tree(entry.path)
-        else:
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                pass
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
+def remove_tree(path, attempts=5):
+    """Remove a directory tree; a missing one is already removed.
+
+    An entry created while we empty it (a writer that had already looked the
+    directory up) makes rmdir fail with ENOTEMPTY: empty it again, a few times.
+    """
+    for attempt in range(attempts):
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                remove_tree(entry.path)
+            else:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != 39 or attempt == attempts - 1:  # ENOTEMPTY
+                raise

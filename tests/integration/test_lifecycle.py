@@ -5,36 +5,16 @@ import os
 import signal
 import time
 
-import pytest
 
+from run_helpers import detached, inspect, wait_for
 from conftest import needs_busybox, needs_root
 
 pytestmark = [needs_root, needs_busybox]
 BASE = ("--network", "none")
 
 
-def detached(mc, name, *args, flags=()):
-    result = mc("run", "-d", "--name", name, *BASE, *flags, "busybox", *args)
-    assert result.returncode == 0, result.stderr
-    container_id = result.stdout.strip()
-    assert len(container_id) == 64
-    return container_id
-
-
 def state(mc, ref):
-    result = mc("inspect", ref)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)[0]
-
-
-def wait_for(probe, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+    return inspect(mc, ref)
 
 
 def test_run_detached_ps_logs_and_stop(mc):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+from run_helpers import wait_running
 from conftest import needs_busybox, needs_root
 
 pytestmark = [needs_root, needs_busybox]
@@ -39,7 +40,7 @@ def test_limits_are_written_beneath_our_own_cgroup(mc):
                                        "--pids-limit", "20", "busybox", "sleep", "30"],
                             env=mc.env)
     try:
-        state = _wait_running(mc)
+        state = wait_running(mc.state_root)
         paths = state["cgroup"]["paths"]
         own = {line.split(":")[1]: line.split(":")[2] for line in open("/proc/self/cgroup").read().splitlines()}
         assert paths["memory"].startswith(os.path.join("/sys/fs/cgroup/memory", own["memory"].lstrip("/")))
@@ -49,7 +50,7 @@ def test_limits_are_written_beneath_our_own_cgroup(mc):
         assert _read(paths["pids"], "pids.max") == "20"
         assert str(state["pid"]) in _read(paths["memory"], "cgroup.procs").split()
     finally:
-        os.kill(_wait_running(mc)["pid"], 9)
+        os.kill(wait_running(mc.state_root)["pid"], 9)
         proc.wait(timeout=30)
     assert not any(os.path.exists(p) for p in paths.values())  # removed with the container
 
@@ -73,22 +74,6 @@ def _state(mc, name):
     cid = os.readlink(os.path.join(mc.state_root, "names", name))
     with open(os.path.join(mc.state_root, "containers", cid, "state.json")) as f:
         return json.load(f)
-
-
-def _wait_running(mc, timeout=20):
-    import time
-    deadline = time.monotonic() + timeout
-    root = os.path.join(mc.state_root, "containers")
-    while time.monotonic() < deadline:
-        for cid in os.listdir(root) if os.path.isdir(root) else []:
-            path = os.path.join(root, cid, "state.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    state = json.load(f)
-                if state.get("status") == "running":
-                    return state
-        time.sleep(0.02)
-    raise AssertionError("no running container appeared")
 
 
 def test_cgroupfs_inside_is_the_containers_own_and_read_only(mc):

@@ -6,13 +6,12 @@ in DNS, the query would go to the container's own loopback and nowhere else.
 
 import os
 import random
-import socket
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
+from run_helpers import wait_for
 from conftest import needs_busybox, needs_root
 
 pytestmark = [needs_root, needs_busybox]
@@ -41,7 +40,7 @@ def server(mc):
         proc = subprocess.Popen(mc.argv + ["run", "--rm", "--init", "--name", name, *NO_DNS,
                                            *flags, "busybox", "sh", "-c", script], env=mc.env)
         started.append(proc)
-        _wait_for(lambda: proc.poll() is None and _ip_of(mc, name))
+        wait_for(lambda: proc.poll() is None and _ip_of(mc, name))
         return _ip_of(mc, name)
     yield start
     for proc in started:
@@ -84,7 +83,7 @@ def test_containers_on_different_networks_are_isolated(mc, network, server):
 def test_published_port_is_reachable_through_localhost(mc, server):
     port = random.randrange(20000, 30000)
     server("mctest-pub", "-p", f"127.0.0.1:{port}:80")
-    body = _wait_for(lambda: _http_get(f"http://127.0.0.1:{port}/"))
+    body = wait_for(lambda: _http_get(f"http://127.0.0.1:{port}/"))
     assert len(body.strip()) == 12
 
 
@@ -108,7 +107,7 @@ def test_veth_is_removed_with_the_container(mc):
     before = set(os.listdir("/sys/class/net"))
     assert mc("run", "--rm", *NO_DNS, "busybox", "true").returncode == 0
     # The supervisor detaches just after the run returns: give it a moment.
-    _wait_for(lambda: not {n for n in set(os.listdir("/sys/class/net")) - before
+    wait_for(lambda: not {n for n in set(os.listdir("/sys/class/net")) - before
                            if not n.endswith("br0")}, timeout=10)
 
 
@@ -142,16 +141,6 @@ def _http_get(url):
             return response.read().decode()
     except OSError:
         return None
-
-
-def _wait_for(probe, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the container")
 
 
 def test_connect_and_disconnect_a_running_container(mc, network):

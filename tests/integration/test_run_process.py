@@ -1,7 +1,6 @@
 """PID 1's life: exit codes, signals, --init, terminals, errors and rollback."""
 
 import fcntl
-import json
 import os
 import select
 import signal
@@ -12,6 +11,7 @@ import time
 
 import pytest
 
+from run_helpers import wait_running
 from conftest import needs_busybox, needs_root
 
 pytestmark = [needs_root, needs_busybox]
@@ -70,7 +70,7 @@ def test_container_killed_by_a_signal_exits_128_plus_n(mc):
     proc = subprocess.Popen(mc.argv + ["run", "--name", "mctest-sig", "busybox", "sleep", "30"],
                             env=mc.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    state = _wait_for_state(mc.state_root)
+    state = wait_running(mc.state_root)
     os.kill(state["pid"], signal.SIGKILL)  # PID 1 only dies of SIGKILL from outside
     assert proc.wait(timeout=30) == 137
     ps = mc("ps", "-a")
@@ -175,21 +175,6 @@ def test_name_is_unique_until_removed(mc):
     assert mc("rm", "mctest-unique").returncode == 0
     third = mc("run", "--rm", "--name", "mctest-unique", "busybox", "true")
     assert third.returncode == 0
-
-
-def _wait_for_state(state_root, timeout=20):
-    deadline = time.monotonic() + timeout
-    containers = os.path.join(state_root, "containers")
-    while time.monotonic() < deadline:
-        for cid in os.listdir(containers) if os.path.isdir(containers) else []:
-            path = os.path.join(containers, cid, "state.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    state = json.load(f)
-                if state.get("status") == "running":
-                    return state
-        time.sleep(0.02)
-    raise AssertionError("the container never reached the running state")
 
 
 def _read_all(master, proc, timeout=30):
