@@ -159,6 +159,10 @@ _register_more()
 def _register_images():
     from .cli_images import register
     register(cli)
+    from .cli_build import register as register_build
+    register_build(cli)
+    from .cli_compose import register as register_compose
+    register_compose(cli)
 
 
 _register_images()

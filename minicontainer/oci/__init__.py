@@ -1,0 +1,1 @@
+"""The OCI runtime-spec command line (``minicontainer-oci``), for containerd and Podman."""
