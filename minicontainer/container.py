@@ -89,6 +89,7 @@ class Container:
         self.image = None
         self.cgroup = None
         self.network = None
+        self._pending_network = None
         self.state = None
         self.oom_killed = False
 
@@ -220,7 +221,8 @@ class Container:
             for warning in self.cgroup.warnings:
                 sys.stderr.write(f"WARNING: {warning}\n")
             proc = launcher.start(spec, plan, stdio, explain, foreground=foreground,
-                                  hooks=(self.cgroup.add_pid, self._attach_network),
+                                  hooks=(self._begin_network, self.cgroup.add_pid,
+                                         self._finish_network),
                                   join_net=self._joined_net_pid(spec))
             # The record create() wrote (or load() read), kept: reading it back
             # would import json on the hot path.
@@ -230,6 +232,8 @@ class Container:
                          cgroup=self.cgroup.record(), network=self.network)
             self.store.save(self.id, state)
         except BaseException:
+            if self._pending_network is not None:
+                self._finish_network(None)  # what it wired, known, so that it is undone
             self._release_runtime()
             raise
         return proc
@@ -260,17 +264,34 @@ class Container:
         self.image = open_image(data_root(), spec.image)[1]
         return spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
 
-    def _attach_network(self, pid):
-        """Give a bridge-networked container its veth, address and ports (a launch hook)."""
+    def _begin_network(self, pid):
+        """Start wiring a bridge-networked container's veth, address and ports (a
+        launch hook); the supervisor works while the launcher attaches the cgroup."""
         spec = self.spec
         if spec.network in ("none", "host") or spec.network.startswith("container:"):
             return
         from .state import data_root
-        from .supervisor_client import network_attach
-        self.network = network_attach(
+        from .supervisor_client import network_attach_begin
+        self._pending_network = network_attach_begin(
             self.store.root, data_root(), self.id, pid, spec.network, spec.network_options,
             name=spec.name, hostname=spec.hostname,
             hosts_file=os.path.join(self.store.container_dir(self.id), "hosts"))
+
+    def _finish_network(self, _pid):
+        """Wait for the network wiring begun by ``_begin_network`` (a launch hook)."""
+        pending, self._pending_network = self._pending_network, None
+        if pending is None:
+            return
+        from .linux import syscalls
+        from .supervisor_client import network_attach_finish
+
+        def finish():
+            self.network = network_attach_finish(pending)
+            return f"{self.network['interface']} {self.network['ip']}/{self.network['prefixlen']}"
+        syscalls.timed("network_attach", (self.spec.network,),
+                       "connect the container to its network: a veth pair with one end in its "
+                       "namespace, an address, routes, ports (done by the supervisor while "
+                       "the cgroup attach waits)", finish)
 
     def _joined_net_pid(self, spec):
         """--network container:NAME: the pid whose network namespace we join."""

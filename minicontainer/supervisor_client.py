@@ -24,6 +24,11 @@ class SupervisorUnavailable(MiniContainerError):
 
 def request(message, state_root=None, timeout=120):
     """Send one request to the supervisor (starting it if needed); its reply."""
+    return _answer(_send(message, state_root, timeout))
+
+
+def _send(message, state_root, timeout=120):
+    """Connect (starting the supervisor if needed) and send; the open channel."""
     store = StateStore(state_root)
     path = os.path.join(store.root, SOCKET_NAME)
     sock = _connect(path)
@@ -40,6 +45,15 @@ def request(message, state_root=None, timeout=120):
     try:
         sock.settimeout(timeout)
         channel.send(message)
+    except BaseException:
+        channel.close()
+        raise
+    return channel
+
+
+def _answer(channel):
+    """The supervisor's reply on ``channel`` (closed afterwards); raises its error."""
+    try:
         reply, _ = channel.recv()
     finally:
         channel.close()
@@ -83,18 +97,41 @@ def _local():
     return IN_SUPERVISOR or os.environ.get("MINICONTAINER_NO_SUPERVISOR") == "1"
 
 def network_attach(state_root, data_root, container_id, pid, network_name, options, **extra):
+    """Wire ``pid``'s network namespace to a network; the record for state.json."""
+    return network_attach_finish(network_attach_begin(
+        state_root, data_root, container_id, pid, network_name, options, **extra))
+
+
+def network_attach_begin(state_root, data_root, container_id, pid, network_name, options,
+                         **extra):
+    """Ask the supervisor to wire the network and return at once (a pending attach).
+
+    The launcher meanwhile moves the process into its cgroups, which on v1
+    waits for an RCU grace period (5-20 ms): the two overlap instead of adding up.
+    """
+    args = (data_root, container_id, pid, network_name, options, extra)
+    if not _local():
+        try:
+            return ("sent", _send({"op": "attach", "data_root": data_root, "id": container_id,
+                                   "pid": pid, "network": network_name,
+                                   "options": options.as_dict(), **extra}, state_root), args)
+        except SupervisorUnavailable:
+            pass
+    return ("local", None, args)
+
+
+def network_attach_finish(pending):
+    """The record of a pending attach (waiting for the supervisor, or doing it here)."""
+    how, channel, (data_root, container_id, pid, network_name, options, extra) = pending
+    if how == "sent":
+        try:
+            return _answer(channel)["record"]
+        except SupervisorUnavailable:
+            pass  # it went away before answering: wire it here instead
+    from . import network
     from .spec import NetworkOptions
-    try:
-        if _local():
-            raise SupervisorUnavailable("local")
-        answer = request({"op": "attach", "data_root": data_root, "id": container_id, "pid": pid,
-                          "network": network_name, "options": options.as_dict(), **extra},
-                         state_root)
-        return answer["record"]
-    except SupervisorUnavailable:
-        from . import network
-        return network.attach(data_root, container_id, pid, network_name,
-                              NetworkOptions(**options.as_dict()), **extra)
+    return network.attach(data_root, container_id, pid, network_name,
+                          NetworkOptions(**options.as_dict()), **extra)
 
 
 def network_detach(state_root, data_root, container_id, record):

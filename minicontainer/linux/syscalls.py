@@ -43,6 +43,11 @@ def _run(op, args, why, fn, *fn_args):
     return result
 
 
+def timed(op, args, why, fn, *fn_args):
+    """Run ``fn`` as one recorded step (work done for us elsewhere, e.g. by the supervisor)."""
+    return _run(op, args, why, fn, *fn_args)
+
+
 def note(op, args, why):
     """Record a step that is not a syscall of ours (e.g. the exec about to happen)."""
     if _recorder is not None:
