@@ -192,8 +192,16 @@ class Container:
 
     # -- start ---------------------------------------------------------------------
 
-    def start(self, stdio=(0, 1, 2), explain=None, foreground=True):
-        """Start the created container's PID 1; returns the launcher's Process."""
+    def start(self, stdio=(0, 1, 2), explain=None, foreground=True, start_fifo=None,
+              extra_hooks=()):
+        """Start the created container's PID 1; returns the launcher's Process.
+
+        ``start_fifo`` (OCI create): the init waits on a FIFO made there just
+        before its execve, and this returns once it waits (pass
+        ``foreground=False``); ``runtime.launcher.release_waiting`` lets it go.
+        ``extra_hooks`` are ``hook(pid)`` callables run in the launcher after
+        the init is in its cgroup and network, before it is released ("go").
+        """
         from .cgroups import create_manager
         from .rootfs.etc_files import write_etc_files
         from .rootfs.plan import plan_rootfs
@@ -222,8 +230,9 @@ class Container:
                 sys.stderr.write(f"WARNING: {warning}\n")
             proc = launcher.start(spec, plan, stdio, explain, foreground=foreground,
                                   hooks=(self._begin_network, self.cgroup.add_pid,
-                                         self._finish_network),
-                                  join_net=self._joined_net_pid(spec))
+                                         self._finish_network) + tuple(extra_hooks),
+                                  join_net=self._joined_net_pid(spec),
+                                  start_fifo=start_fifo)
             # The record create() wrote (or load() read), kept: reading it back
             # would import json on the hot path.
             state = self.state if self.state is not None else self.store.load(self.id)

@@ -27,8 +27,13 @@ from .users import resolve_user
 _FORWARDED_SIGNALS = range(1, 65)
 
 
-def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None):
-    """Entry point of the cloned child; never returns."""
+def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None, start_wait=None):
+    """Entry point of the cloned child; never returns.
+
+    ``start_wait`` (the OCI create) is (fifo fd, host /proc fd) from
+    ``startfifo.make_fifo``: the init then reports "ready" and blocks on the
+    FIFO just before its execve instead of exec'ing at once.
+    """
     code = 125
     try:
         if explain:
@@ -51,7 +56,8 @@ def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None):
             sc.setns(net_fd, C.CLONE_NEWNET, why="join the other container's network namespace "
                      "(--network container:...)")
             os.close(net_fd)
-        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground, confinement)
+        _setup_and_exec(spec, steps, chan, stdio, message[1], foreground, confinement,
+                        start_wait)
     except MiniContainerError as exc:
         code = exc.exit_code
         _report(chan, exc.to_dict())
@@ -70,8 +76,11 @@ def _now():
 def _report(chan, error):
     try:
         chan.send("error", error)
-    except OSError:
-        pass
+    except OSError:  # after "ready" (OCI create) the launcher is gone: say it on stderr
+        try:
+            os.write(2, f"minicontainer: {error.get('message', error)}\n".encode())
+        except OSError:
+            pass
 
 
 def _reset_signals():
@@ -87,7 +96,8 @@ def _reset_signals():
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement):
+def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
+                    start_wait=None):
     from .. import security
     if spec.has("user"):
         sc.set_user(0, 0, [], why="become root of the new user namespace (maps are written)")
@@ -105,7 +115,7 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement):
     user = resolve_user(spec.user, spec.security.group_add)
     env = container_env(spec, user)
     setup_stdio(spec, chan, stdio, winsize)
-    close_inherited(chan)
+    close_inherited(chan, keep=start_wait or ())
     enter_workdir(spec.cwd, user)
     sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
     argv = list(spec.args)
@@ -113,19 +123,39 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement):
     if spec.init:  # tini runs the command as its child: argv[0] is still checked above
         argv = [INIT_PATH, "--"] + argv
         path = INIT_PATH
+    before_exec = None
+    if start_wait is not None:
+        def before_exec():
+            _ready_then_wait(chan, start_wait)
     confine_and_exec(confinement, user, path, argv, env, foreground,
-                     why="replace the init with the container's command")
+                     why="replace the init with the container's command",
+                     before_exec=before_exec)
 
 
-def confine_and_exec(confinement, user, path, argv, env, die_with_parent, why):
-    """The last steps, shared with ``exec``: confinement, user, then execve."""
+def _ready_then_wait(chan, start_wait):
+    """OCI create: tell the launcher all is set up, then wait for ``start``."""
+    sc.note("exec_fifo_wait", (), "wait on the exec fifo until `start` opens it (OCI create)")
+    chan.send("ready")
+    # The launcher returns on "ready" and may exit: nothing more goes to it.
+    sc.set_recorder(None)
+    chan.close()
+    from .startfifo import wait_for_start  # already loaded by the launcher before the clone
+    wait_for_start(start_wait)
+
+
+def confine_and_exec(confinement, user, path, argv, env, die_with_parent, why,
+                     before_exec=None):
+    """The last steps, shared with ``exec``: confinement, user, then execve.
+
+    ``before_exec`` runs once everything but a no_new_privs seccomp filter is
+    applied (the OCI create's wait on its exec fifo, where runc waits too)."""
     from .. import security
     # In the order the kernel requires (see security/__init__.py): the filter,
     # if loaded before setuid, must allow everything that follows.
     security.apply_before_user(confinement)
     sc.set_user(user.uid, user.gid, user.groups,
                 why=f"run as uid {user.uid}, gid {user.gid}, groups {user.groups}")
-    security.apply_after_user(confinement, user.uid)
+    security.apply_after_user(confinement, user.uid, before_filter=before_exec)
     if die_with_parent:
         # If the launcher dies nothing is left to wait for us: go too.  (Set
         # after setuid, which clears it.)
@@ -148,11 +178,11 @@ def container_env(spec, user):
     return env
 
 
-def close_inherited(chan):
+def close_inherited(chan, keep=()):
     """Close every descriptor but stdio and the sync channel, before any path is
     resolved: a host directory left open would make ``-w /proc/self/fd/N`` a
     way out of the root (CVE-2024-21626)."""
-    keep = {0, 1, 2, chan.fileno()}
+    keep = {0, 1, 2, chan.fileno(), *keep}
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd not in keep:

@@ -30,7 +30,8 @@ class Process:
         self.pid, self.pty, self.status = pid, pty, None
 
 
-def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), join_net=None):
+def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), join_net=None,
+          start_fifo=None):
     """Clone the container's init and release it; returns a Process.
 
     ``hooks`` are called as ``hook(pid)`` in the launcher after the clone and
@@ -38,11 +39,27 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
     whose network namespace to share (--network container:NAME).  On any
     failure the child is killed and reaped and the error is raised: nothing
     half-started survives.
+
+    ``start_fifo`` (the OCI create; use with ``foreground=False``) is a path
+    where a FIFO is made: the init does all its setup, then waits on it just
+    before its execve, and this returns as soon as the init says it is
+    waiting.  ``release_waiting(start_fifo, pid)`` lets it exec.
     """
     if explain is not None:
         sc.set_recorder(explain)
     prepare_targets(plan)
-    net_fd = os.open(f"/proc/{join_net}/ns/net", os.O_RDONLY | os.O_CLOEXEC) if join_net else None
+    start_wait = None
+    if start_fifo:  # imported here, so the child has it after pivot_root too
+        from .startfifo import close_fds, make_fifo, remove_fifo
+        start_wait = make_fifo(start_fifo)
+    try:
+        net_fd = os.open(f"/proc/{join_net}/ns/net", os.O_RDONLY | os.O_CLOEXEC) \
+            if join_net else None
+    except BaseException:
+        if start_fifo:
+            close_fds(start_wait)
+            remove_fifo(start_fifo)
+        raise
     parent, child = channel_pair()
     # The cgroup namespace is unshared by the child once it is in its cgroup,
     # so that it sees that cgroup as "/" (a clone-time one would be rooted at ours).
@@ -57,14 +74,20 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         child.close()
         if net_fd is not None:
             os.close(net_fd)
+        if start_fifo:
+            close_fds(start_wait)
+            remove_fifo(start_fifo)
         raise MiniContainerError(exc.strerror, op="clone", errno=exc.errno) from None
     if pid == 0:  # the child: never returns
         parent.close()
         from .init import child_main
-        child_main(spec, plan.steps, child, stdio, explain is not None, foreground, net_fd)
+        child_main(spec, plan.steps, child, stdio, explain is not None, foreground, net_fd,
+                   start_wait)
     child.close()
     if net_fd is not None:
         os.close(net_fd)
+    if start_wait:
+        close_fds(start_wait)
     proc = Process(pid)
     try:
         if spec.has("user"):
@@ -72,11 +95,15 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         for hook in hooks:
             hook(pid)
         parent.send("go", _winsize() if spec.tty else None)
-        _relay_until_exec(parent, proc, explain)
+        if _relay_until_exec(parent, proc, explain) is None and start_fifo:
+            raise MiniContainerError("the container's init exited before it was ready to "
+                                     "start", op="create")
         if foreground:  # our signals are the container's (not the supervisor's own)
             _install_forwarding(proc)
     except BaseException:
         kill_and_reap(proc)
+        if start_fifo:
+            remove_fifo(start_fifo)
         raise
     finally:
         parent.close()
@@ -91,6 +118,8 @@ def _relay_until_exec(chan, proc, explain):
         if message is None:
             return  # end-of-file: the exec succeeded (or the init died; wait() tells)
         kind = message[0]
+        if kind == "ready":
+            return "ready"  # OCI create: the init waits on its exec fifo
         if kind == "explain" and explain is not None:
             explain.child(message[1])
         elif kind == "pty":
@@ -166,3 +195,13 @@ def _copy_winsize(master):
         import fcntl
         import struct
         fcntl.ioctl(master, 0x5414, struct.pack("HHHH", size[0], size[1], 0, 0))
+
+
+def release_waiting(fifo_path, pid, timeout=None):
+    """OCI start: let the init that ``start(start_fifo=...)`` left waiting exec.
+
+    See ``startfifo.release_waiting``: reads the FIFO's byte (failing clearly
+    if ``pid`` died first), then removes the FIFO.
+    """
+    from .startfifo import release_waiting as release
+    release(fifo_path, pid, timeout)

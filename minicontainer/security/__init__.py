@@ -86,10 +86,17 @@ def apply_before_user(plan):
         plan.seccomp.load()
 
 
-def apply_after_user(plan, uid):
-    """Process capabilities, then no_new_privs and the filter (last) if asked."""
+def apply_after_user(plan, uid, before_filter=None):
+    """Process capabilities, then no_new_privs and the filter (last) if asked.
+
+    ``before_filter`` (if given) is called after everything but a
+    no_new_privs filter, which stays the very last step: the OCI create's wait
+    on its exec fifo happens there, as runc's does.
+    """
     set_process_caps(plan.caps, uid)
     if plan.no_new_privileges:
         no_new_privs()
-        if plan.seccomp is not None:
-            plan.seccomp.load()
+    if before_filter is not None:
+        before_filter()
+    if plan.no_new_privileges and plan.seccomp is not None:
+        plan.seccomp.load()
