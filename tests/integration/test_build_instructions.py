@@ -1,0 +1,135 @@
+"""Each Dockerfile instruction does what Docker's does, checked in the built image."""
+
+import http.server
+import json
+import os
+import threading
+
+import pytest
+
+from build_helpers import BuildEnv
+from conftest import needs_busybox, needs_root
+
+pytestmark = [needs_root, needs_busybox]
+
+
+@pytest.fixture
+def bx(mc):
+    env = BuildEnv(mc)
+    yield env
+    assert env.close() == [], "the build left mounts behind"
+
+
+def _run(bx, image, *command, entrypoint=None):
+    extra = ["--entrypoint", entrypoint] if entrypoint is not None else []
+    result = bx("run", "--rm", *extra, image, *command)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _config(bx, image):
+    return json.loads(bx("image", "inspect", image).stdout)[0]["Config"]
+
+
+def test_copy_add_shell_workdir_and_config_instructions(bx):
+    bx.build(bx.context("instructions"), "-t", "mctest-build/instr:1")
+    image = "mctest-build/instr:1"
+    # ENTRYPOINT + CMD
+    assert _run(bx, image) == "entry from-cmd\n"
+    assert _run(bx, image, "given") == "entry given\n"
+    files = _run(bx, image, "-c", "cd /srv/app && stat -c '%a %n' conf/* renamed.txt "
+                 "sub/inner.txt /opt/unpacked/pkg/bin/tool /opt/plain/one.txt; "
+                 "cat /shell-was /workdir-was", entrypoint="sh")
+    assert files.splitlines() == [
+        "600 conf/a.conf", "600 conf/b.conf", "644 renamed.txt", "644 sub/inner.txt",
+        "755 /opt/unpacked/pkg/bin/tool", "644 /opt/plain/one.txt",
+        "/bin/sh", "/relative/deeper"]
+    config = _config(bx, image)
+    assert config["Shell"] == ["/bin/sh", "-e", "-c"]
+    assert config["WorkingDir"] == "/relative/deeper"
+    assert sorted(config["ExposedPorts"]) == ["53/udp", "8080/tcp", "9000/tcp", "9001/tcp"]
+    assert config["Volumes"] == {"/data": {}}
+    assert config["StopSignal"] == "SIGINT"
+    assert config["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 5_000_000_000,
+                                     "Retries": 2}
+    assert config["Labels"] == {"multi": "a b", "single": "c"}
+    assert config["Env"][-1] == "APP=/srv/app"
+
+
+def test_target_stage_stops_the_build_there(bx):
+    context = bx.context("scratch")
+    result = bx("build", "--target", "nosuch", context)
+    assert result.returncode == 1
+    assert "target stage 'nosuch' could not be found" in result.stderr
+    result = bx("build", "-t", "mctest-build/tools:1", "--target", "TOOLS", context)
+    assert result.returncode == 0, result.stderr
+    assert "Step 2/2" in result.stdout and "FROM scratch" not in result.stdout
+    assert _run(bx, "mctest-build/tools:1", "cat", "/rootfs/etc/motd") == "built from scratch\n"
+    whole = bx("build", context)
+    assert "Step 7/7 : RUN echo other-stage-ran" in whole.stdout
+    assert "other-stage-ran" in whole.stdout.split("Step 7/7")[1]
+
+
+def test_scratch_image_runs_with_only_its_own_files(bx):
+    context = bx.context("scratch")
+    with open(os.path.join(context, "Dockerfile")) as handle:
+        text = handle.read().split("FROM busybox AS other")[0]
+    with open(os.path.join(context, "Dockerfile.two"), "w") as handle:
+        handle.write(text)
+    bx.build(context, "-f", os.path.join(context, "Dockerfile.two"), "-t", "mctest-build/s:1")
+    assert _run(bx, "mctest-build/s:1") == "built from scratch\n"
+    assert sorted(_run(bx, "mctest-build/s:1", "/bin/sh", "-c",
+                       "echo /*").split()) == ["/bin", "/dev", "/etc", "/proc", "/sys"]
+
+
+def test_add_from_a_url_on_the_loopback(bx, tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "remote.txt").write_text("from the loopback\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        context = tmp_path / "mctest-ctx"
+        context.mkdir()
+        (context / "Dockerfile").write_text(
+            f"FROM busybox\nADD http://127.0.0.1:{server.server_address[1]}/remote.txt /r/\n")
+        bx.build(str(context), "-t", "mctest-build/url:1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _run(bx, "mctest-build/url:1", "stat", "-c", "%a", "/r/remote.txt") == "600\n"
+    assert _run(bx, "mctest-build/url:1", "cat", "/r/remote.txt") == "from the loopback\n"
+
+
+def test_onbuild_triggers_run_in_the_child(bx, tmp_path):
+    parent = tmp_path / "mctest-parent"
+    parent.mkdir()
+    (parent / "Dockerfile").write_text("FROM busybox\nONBUILD RUN echo triggered > /t\n")
+    bx.build(str(parent), "-t", "mctest-build/parent:1")
+    child = tmp_path / "mctest-child"
+    child.mkdir()
+    (child / "Dockerfile").write_text("FROM mctest-build/parent:1\nCMD [\"cat\", \"/t\"]\n")
+    bx.build(str(child), "-t", "mctest-build/child:1")
+    assert _run(bx, "mctest-build/child:1") == "triggered\n"
+    assert "OnBuild" not in _config(bx, "mctest-build/child:1")
+
+
+def test_run_as_user_and_copy_chown_by_number(bx, tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "f").write_text("x")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nCOPY --chown=1000:1001 f /home/app/f\nUSER app\n"
+        "RUN id -u > /tmp/uid && cat /home/app/f > /home/app/copy\n")
+    bx.build(str(context), "-t", "mctest-build/user:1")
+    out = _run(bx, "mctest-build/user:1", "sh", "-c",
+               "cat /tmp/uid; stat -c '%u:%g' /home/app/f /home/app/copy")
+    assert out.splitlines() == ["1000", "1000:1001", "1000:1000"]
