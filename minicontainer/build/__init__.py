@@ -20,7 +20,8 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
                 pull=None):
     """Build the Dockerfile in ``context_dir``; returns the image id ("sha256:...").
 
-    ``dockerfile``: its path (default ``<context>/Dockerfile``); ``tags``: names
+    ``dockerfile``: its path (default ``<context>/Dockerfile``; relative: from the
+    current directory if it is there, else from the context; "-": stdin); ``tags``: names
     to give the result; ``build_args``: {name: value} (``--build-arg``);
     ``target``: the stage to stop at; ``network``: none, host or bridge for RUN;
     ``out``: a text stream for the progress (default stdout); ``pull``: the
@@ -44,15 +45,19 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
         raise SpecError(f"invalid --network {network!r}: use none, host or bridge")
     network = "none" if network == "default" else network
     names = [str(refs.parse(tag)) for tag in tags or ()]
-    context = Context(context_dir)
-    path = dockerfile or os.path.join(context.root, "Dockerfile")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise NotFound(f"unable to prepare context: cannot read Dockerfile {path}",
-                       op="build") from None
-    parsed = parse(text, os.path.basename(path))
+    path = _dockerfile_path(context_dir, dockerfile)
+    context = Context(context_dir, None if path == "-" else path)
+    if path == "-":
+        text, shown = sys.stdin.read(), "Dockerfile"
+    else:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"unable to prepare context: cannot read Dockerfile {path}",
+                           op="build") from None
+        shown = os.path.basename(path)
+    parsed = parse(text, shown)
     store = Store(data_root).ensure()
     builder = Builder(context, parsed, store, data_root, state_root, build_args or {}, target,
                       no_cache, network, out,
@@ -64,6 +69,17 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
     for name in names:
         builder.say(f"Successfully tagged {refs.parse(name).familiar()}")
     return image_id
+
+
+def _dockerfile_path(context_dir, dockerfile):
+    """``-f``: "-" is stdin; a relative path is taken from the current directory, as
+    the docker CLI does, or else from the context (as compose files give it)."""
+    import os
+    if not dockerfile:
+        return os.path.join(context_dir, "Dockerfile")
+    if dockerfile == "-" or os.path.isabs(dockerfile) or os.path.exists(dockerfile):
+        return dockerfile
+    return os.path.join(context_dir, dockerfile)
 
 
 def _store_result(store, state, names):

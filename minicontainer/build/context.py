@@ -40,12 +40,19 @@ class IgnoreRules:
         self.has_exceptions = any(negate for _r, negate, _p in self.rules)
 
     @classmethod
-    def load(cls, context_dir):
-        try:
-            with open(os.path.join(context_dir, ".dockerignore"), encoding="utf-8") as handle:
-                return cls(handle.read().splitlines())
-        except FileNotFoundError:
-            return cls()
+    def load(cls, context_dir, dockerfile=None):
+        """The rules of ``<Dockerfile>.dockerignore`` beside the Dockerfile if there is
+        one (BuildKit's per-Dockerfile file), else of ``<context>/.dockerignore``."""
+        candidates = [os.path.join(context_dir, ".dockerignore")]
+        if dockerfile:
+            candidates.insert(0, dockerfile + ".dockerignore")
+        for path in candidates:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    return cls(handle.read().splitlines())
+            except FileNotFoundError:
+                continue
+        return cls()
 
     def excluded(self, rel):
         """True if ``rel`` (relative, "/"-separated) is left out of the context."""
@@ -111,12 +118,12 @@ def has_glob(text):
 class Context:
     """The context directory and its ignore rules."""
 
-    def __init__(self, directory, dockerfile_rel=None):
+    def __init__(self, directory, dockerfile=None):
         self.root = os.path.realpath(directory)
         if not os.path.isdir(self.root):
             raise NotFound(f"unable to prepare context: path {directory!r} not found",
                            op="build")
-        self.ignore = IgnoreRules.load(self.root)
+        self.ignore = IgnoreRules.load(self.root, dockerfile)
 
     def clean(self, source):
         """The context-relative path of a COPY source ("" for the context itself)."""

@@ -79,7 +79,8 @@ def copy_instruction(builder, stage, instr, add):
             if fsops.upper_is_empty(upper):
                 return None
             return fsops.layer_from_upper(builder, upper)
-    builder.layer_step(stage, created_by, ("sha256:" + hasher.hexdigest(),), make)
+    builder.layer_step(stage, created_by, ("sha256:" + hasher.hexdigest(), repr(words),
+                                           repr(sorted(flags.items()))), make)
 
 
 def _context_items(builder, sources, add, hasher, name):

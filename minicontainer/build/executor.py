@@ -227,9 +227,10 @@ class Builder:
         config["history"] = list(config.get("history") or []) + [entry]
         config["created"] = created
 
-    def config_step(self, stage, created_by, change, config_change=None):
-        """A step that only changes the config (ENV, CMD, LABEL ...)."""
-        key = step_key(stage.state, "config", created_by)
+    def config_step(self, stage, created_by, change, config_change=None, key=None):
+        """A step that only changes the config (ENV, CMD, LABEL ...); ``key`` tells
+        apart what ``created_by`` may not (``A="x B=y"`` and ``A=x B=y``)."""
+        key = step_key(stage.state, "config", created_by, key or "")
         hit = self._lookup(key)
         if hit is not None:
             stage.state = hit

@@ -23,13 +23,15 @@ class BuildStepFailed(MiniContainerError):
 
 def run_command(builder, state, argv, env, user, cwd, network, shown):
     """Run ``argv`` on ``state``; (layer descriptor, diff id) or None if nothing changed."""
-    from ..spec import ContainerSpec
+    from ..spec import DEFAULT_NAMESPACES, ContainerSpec
+    namespaces = DEFAULT_NAMESPACES - {"net"} if network == "host" else DEFAULT_NAMESPACES
     with fsops.mounted(builder, state) as (merged, upper):
         stubs = fsops.missing_stubs(merged)
         if cwd and cwd != "/":
             fsops.make_dirs(merged, cwd, None)  # Docker creates a missing WORKDIR for RUN
         spec = ContainerSpec(rootfs=merged, args=tuple(argv), env=tuple(env), cwd=cwd or "/",
-                             user=user or None, network=network, auto_remove=True)
+                             user=user or None, network=network, auto_remove=True,
+                             namespaces=namespaces)
         code = _run(builder, spec)
         if code != 0:
             raise BuildStepFailed(f"The command '{shown}' returned a non-zero code: {code}",

@@ -49,7 +49,7 @@ def _env(builder, stage, instr):
         for key, value in pairs:
             env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
         section["Env"] = env
-    builder.config_step(stage, f"ENV {text}", change)
+    builder.config_step(stage, f"ENV {text}", change, key=repr(pairs))
 
 
 def _arg(builder, stage, instr):
@@ -67,7 +67,8 @@ def _label(builder, stage, instr):
         labels = dict(section.get("Labels") or {})
         labels.update(pairs)
         section["Labels"] = labels
-    builder.config_step(stage, "LABEL " + " ".join(f"{k}={v}" for k, v in pairs), change)
+    builder.config_step(stage, "LABEL " + " ".join(f"{k}={v}" for k, v in pairs), change,
+                        key=repr(pairs))
 
 
 def _maintainer(builder, stage, instr):
@@ -239,7 +240,7 @@ def _run(builder, stage, instr):
     created_by = f"RUN {arg_prefix}{shown}"
     user = section.get("User") or None
     cwd = posixpath.normpath(section.get("WorkingDir") or "/")
-    builder.layer_step(stage, created_by, (network,),
+    builder.layer_step(stage, created_by, (network, repr(argv)),
                        lambda state: run_command(builder, state, argv, env, user, cwd,
                                                  network, shown))
 

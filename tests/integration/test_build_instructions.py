@@ -133,3 +133,43 @@ def test_run_as_user_and_copy_chown_by_number(bx, tmp_path):
     out = _run(bx, "mctest-build/user:1", "sh", "-c",
                "cat /tmp/uid; stat -c '%u:%g' /home/app/f /home/app/copy")
     assert out.splitlines() == ["1000", "1000:1001", "1000:1000"]
+
+
+def test_dockerfile_from_stdin_and_its_own_ignore_file(bx, tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "kept.txt").write_text("kept\n")
+    (context / "dropped.txt").write_text("dropped\n")
+    (context / "Dockerfile.alt").write_text("FROM busybox\nCOPY *.txt /t/\n")
+    (context / "Dockerfile.alt.dockerignore").write_text("dropped.txt\n")
+    (context / ".dockerignore").write_text("kept.txt\n")  # not used: the alt one wins
+    bx.build(str(context), "-f", "Dockerfile.alt", "-t", "mctest-build/alt:1")
+    assert _run(bx, "mctest-build/alt:1", "ls", "/t") == "kept.txt\n"
+    result = bx("build", "-f", "-", "-t", "mctest-build/stdin:1", str(context),
+                input="FROM busybox\nRUN echo from-stdin > /s\n")
+    assert result.returncode == 0, result.stderr
+    assert _run(bx, "mctest-build/stdin:1", "cat", "/s") == "from-stdin\n"
+
+
+def test_run_network_none_by_default_host_when_asked(bx, tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN ls /sys/class/net > /none\n"
+        "RUN --network=host ls /sys/class/net > /host\n")
+    bx.build(str(context), "-t", "mctest-build/net:1")
+    assert _run(bx, "mctest-build/net:1", "cat", "/none") == "lo\n"
+    host = _run(bx, "mctest-build/net:1", "cat", "/host").split()
+    assert sorted(host) == sorted(os.listdir("/sys/class/net"))
+
+
+def test_cache_tells_apart_values_that_print_alike(bx, tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text('FROM busybox\nENV A="x B=y"\n')
+    bx.build(str(context), "-t", "mctest-build/env:1")
+    (context / "Dockerfile").write_text("FROM busybox\nENV A=x B=y\n")
+    result = bx("build", "-t", "mctest-build/env:2", str(context))
+    assert "Using cache" not in result.stdout
+    assert _run(bx, "mctest-build/env:2", "sh", "-c", "echo $A,$B") == "x,y\n"
+    assert _run(bx, "mctest-build/env:1", "sh", "-c", "echo $A,$B") == "x B=y,\n"
