@@ -40,7 +40,7 @@ def process_words(text, env, escape="\\"):
 
 def split_words(text, escape="\\"):
     """``text`` split at unquoted blanks, quotes and escapes kept (for K=V parsing)."""
-    words, current, quote, index = [], [], None, 0
+    words, current, quote, index, braces = [], [], None, 0, 0
     while index < len(text):
         char = text[index]
         if char == escape and index + 1 < len(text) and quote != "'":
@@ -52,7 +52,11 @@ def split_words(text, escape="\\"):
                 quote = None
         elif char in "'\"":
             quote = char
-        elif char in " \t\n":
+        elif char == "$" and text.startswith("${", index):
+            braces += 1  # ${VAR:-a b} is one word
+        elif char == "}" and braces:
+            braces -= 1
+        elif char in " \t\n" and not braces:
             if current:
                 words.append("".join(current))
                 current = []

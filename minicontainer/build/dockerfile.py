@@ -138,8 +138,8 @@ def _instruction(text, line, name):
         raise error(name, line, f"unknown instruction: {word.upper()}")
     rest = rest.strip()
     flags = {}
-    allowed = FLAGS.get(cmd, ())
-    while rest.startswith("--") and allowed is not None:
+    allowed = FLAGS.get(cmd)  # others (CMD --verbose) take such words as arguments
+    while allowed is not None and rest.startswith("--"):
         flag, _, after = rest.partition(" ")
         key, sep, value = flag[2:].partition("=")
         if key not in allowed:

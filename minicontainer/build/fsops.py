@@ -184,6 +184,9 @@ def copy_tree(entries, root, dest_dir, options):
         if not os.path.isdir(parent):
             make_dirs(root, os.path.dirname(os.path.join(dest_dir, name)), options)
         st = os.lstat(source)
+        if stat.S_ISDIR(st.st_mode) and os.path.islink(target) and \
+                is_dir_in_root(root, os.path.join(dest_dir, name)):
+            continue  # /lib -> usr/lib in the image: copy through the link, keep it
         copy_entry(source, target, options, st)
         if stat.S_ISDIR(st.st_mode):
             dir_times.append((target, st.st_mtime_ns))
@@ -218,15 +221,27 @@ def is_archive(path):
 
 
 def extract_archive(path, scratch):
-    """Unpack archive ``path`` into directory ``scratch`` with the standard library's
-    ``tar`` filter (no absolute names, nothing outside, no links out); a listing."""
-    from ..image.tarlib import tarfile
-    try:
-        with tarfile.open(path, mode="r:*") as tar:
-            tar.extractall(scratch, numeric_owner=True, filter="tar")
-    except (tarfile.TarError, EOFError) as exc:
-        raise SpecError(f"ADD failed: cannot unpack {os.path.basename(path)}: {exc}",
-                        op="build") from None
+    """Unpack archive ``path`` into the empty directory ``scratch`` with the image
+    store's careful unpacker (no absolute or ``..`` names, nothing written through a
+    symlink); bzip2 and xz are opened here first.  Returns a listing."""
+    import bz2
+    import lzma
+    from ..errors import SetupError
+    from ..image.unpack import unpack_layer
+    with open(path, "rb") as raw:
+        head = raw.read(6)
+        raw.seek(0)
+        if head.startswith(b"BZh"):
+            stream = bz2.BZ2File(raw)
+        elif head.startswith(b"\xfd7zXZ\x00"):
+            stream = lzma.LZMAFile(raw)
+        else:
+            stream = raw
+        try:
+            unpack_layer(stream, scratch)
+        except (SetupError, OSError, EOFError, lzma.LZMAError) as exc:
+            raise SpecError(f"ADD failed: cannot unpack {os.path.basename(path)}: {exc}",
+                            op="build") from None
     return list_tree(scratch)
 
 

@@ -24,6 +24,11 @@ def handle(builder, stage, instr):
         handler(builder, stage, instr)
     except argmod.SubstitutionError as exc:
         raise error(builder.dockerfile.name, instr.line, exc.message) from None
+    except OSError as exc:  # an unreadable source, a full disk: name the step that hit it
+        from ..errors import SetupError
+        raise SetupError(f"{builder.dockerfile.name}:{instr.line}: {instr.cmd.upper()} "
+                         f"failed: {exc.strerror or exc}", path=exc.filename,
+                         errno=exc.errno) from None
 
 
 def _word(builder, stage, text):

@@ -173,3 +173,39 @@ def test_cache_tells_apart_values_that_print_alike(bx, tmp_path):
     assert "Using cache" not in result.stdout
     assert _run(bx, "mctest-build/env:2", "sh", "-c", "echo $A,$B") == "x,y\n"
     assert _run(bx, "mctest-build/env:1", "sh", "-c", "echo $A,$B") == "x B=y,\n"
+
+
+def test_add_xz_archive_with_absolute_links_and_copy_through_a_linked_dir(bx, tmp_path):
+    import tarfile
+    context = tmp_path / "mctest-ctx"
+    (context / "tree" / "lib2").mkdir(parents=True)
+    (context / "tree" / "lib2" / "file").write_text("via link\n")
+    src = tmp_path / "mctest-src"
+    (src / "etc").mkdir(parents=True)
+    (src / "etc" / "conf").write_text("conf\n")
+    os.symlink("/etc/conf", str(src / "etc" / "abs-link"))
+    with tarfile.open(str(context / "pack.tar.xz"), "w:xz") as tar:
+        tar.add(str(src), arcname=".")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN mkdir -p /usr/lib2 && ln -s usr/lib2 /lib2\n"
+        "COPY tree/ /\nADD pack.tar.xz /x/\n")
+    bx.build(str(context), "-t", "mctest-build/xz:1")
+    out = _run(bx, "mctest-build/xz:1", "sh", "-c",
+               "readlink /lib2; cat /usr/lib2/file; readlink /x/etc/abs-link; cat /x/etc/conf")
+    assert out.splitlines() == ["usr/lib2", "via link", "/etc/conf", "conf"]
+
+
+def test_unreadable_or_missing_sources_name_the_line(bx, tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\n\nCOPY missing.txt /\n")
+    result = bx("build", str(context))
+    assert result.returncode == 1
+    assert "file not found in build context or excluded by .dockerignore: missing.txt" \
+        in result.stderr
+    (context / "Dockerfile").write_text("FROM nosuch-mctest-image:1\n")
+    result = bx("build", str(context))
+    assert result.returncode == 1 and "Dockerfile:1: base image" in result.stderr
+    (context / "Dockerfile").write_text("FROM busybox\nENV A=${B:?needs B}\n")
+    result = bx("build", str(context))
+    assert result.returncode == 1 and "Dockerfile:2: B: needs B" in result.stderr
