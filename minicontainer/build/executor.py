@@ -27,8 +27,10 @@ from .dockerfile import error, stages
 
 
 def _now():
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + \
-        ".%09dZ" % (time.time_ns() % 1_000_000_000)
+    """RFC 3339 with nanoseconds, as Docker writes ``created``."""
+    now = time.time_ns()
+    seconds, nanos = divmod(now, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
 
 
 class Stage:
