@@ -153,7 +153,7 @@ class Container:
         if self.created:
             return self.id
         spec = self.spec
-        if spec.hostname is None:
+        if spec.hostname is None and spec.mount_plan == "docker":
             spec = spec.replace(hostname=self.id[:12])
         spec, self.image, self.image_volumes = resolve_image(spec)
         if spec.has("time") and not procfs.has_namespace("time"):
@@ -170,7 +170,7 @@ class Container:
                 from .state import data_root
                 spec = spec.replace(rootfs=mount_image(data_root(), self.image, self.id))
             anonymous = []
-            if spec.mounts or self.image_volumes:
+            if spec.mount_plan == "docker" and (spec.mounts or self.image_volumes):
                 from .state import data_root
                 from .volumes import volume_mounts
                 mounts, anonymous = volume_mounts(data_root(), spec.mounts, self.image_volumes,
@@ -211,9 +211,10 @@ class Container:
         try:
             if spec.image and self.image is None:
                 spec = self.spec = self._remount_image(spec)
-            write_etc_files(container_dir, spec)
-            if spec.has("user"):
-                _give_to_container_root(container_dir, spec)
+            if spec.mount_plan == "docker":  # an OCI config binds no /etc files of ours
+                write_etc_files(container_dir, spec)
+                if spec.has("user"):
+                    _give_to_container_root(container_dir, spec)
             init_binary = find_init_binary() if spec.init else None
             from .cgroups import container_mounts
             plan = plan_rootfs(spec, container_dir, init_binary, container_mounts())
@@ -222,8 +223,10 @@ class Container:
                 syscalls.set_recorder(explain)
             # Named so an operator (and the test suite's leak check) can tell
             # whose it is, beneath our own cgroup in every hierarchy.
-            self.cgroup = create_manager(f"minicontainer-{self.id}", spec.resources,
-                                         parent=spec.cgroup_parent,
+            leaf, parent = f"minicontainer-{self.id}", spec.cgroup_parent
+            if spec.cgroup_path:  # OCI cgroupsPath, beneath our own cgroup
+                parent, _, leaf = spec.cgroup_path.strip("/").rpartition("/")
+            self.cgroup = create_manager(leaf, spec.resources, parent=parent or None,
                                          privileged=spec.security.privileged)
             self.cgroup.create()
             for warning in self.cgroup.warnings:

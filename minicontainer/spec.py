@@ -37,7 +37,10 @@ class Record:
         return type(self) is type(other) and self.as_dict() == other.as_dict()
 
     def __hash__(self):
-        return hash(tuple(self.as_dict().items()))
+        try:
+            return hash(tuple(self.as_dict().items()))
+        except TypeError:  # a field holds a dict (e.g. an OCI seccomp profile)
+            return hash(repr(self))
 
     def __repr__(self):
         inner = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
@@ -67,7 +70,12 @@ class Resources(Record):
 
     None means "not set" (the kernel default / unlimited). ``cpus`` is kept as
     given (e.g. 1.5) and turned into quota/period by the cgroup backend.
-    ``device_read_bps``/``device_write_bps`` are tuples of (path, bytes/s).
+    ``device_read_bps``/``device_write_bps`` are tuples of (path, bytes/s); the
+    path may also be "MAJOR:MINOR" (OCI's blockIO gives numbers).
+    ``devices`` is None (Docker's default device list) or the device cgroup
+    rules in order, each (allow, type "a"|"c"|"b", major or None, minor or
+    None, access "rwm"), a later rule winning over an earlier one (OCI's
+    linux.resources.devices).
     """
 
     FIELDS = (
@@ -75,6 +83,7 @@ class Resources(Record):
         ("cpus", None), ("cpu_shares", None), ("cpu_quota", None), ("cpu_period", None),
         ("cpuset_cpus", None), ("cpuset_mems", None), ("pids_limit", None),
         ("blkio_weight", None), ("device_read_bps", ()), ("device_write_bps", ()),
+        ("devices", None),
     )
     __slots__ = tuple(name for name, _ in FIELDS)
 
@@ -82,14 +91,23 @@ class Resources(Record):
 class Security(Record):
     """What the container may do: capabilities, seccomp, privileges, limits.
 
-    ``seccomp`` is "default" (Docker's profile), "unconfined" or a path to a
-    profile in Docker's JSON format. ``ulimits`` holds (name, soft, hard).
+    ``seccomp`` is "default" (Docker's profile), "unconfined", a path to a
+    profile in Docker's JSON format, or the profile itself as a dict (OCI's
+    linux.seccomp). ``ulimits`` holds (name, soft, hard).
+
+    OCI fields (their defaults keep Docker's behaviour): ``capabilities`` None
+    (Docker's set, changed by cap_add/cap_drop) or a dict of the five sets
+    {"bounding", "effective", "inheritable", "permitted", "ambient"} -> tuple
+    of names; ``masked_paths``/``readonly_paths`` None (Docker's lists) or a
+    tuple of paths; ``oom_score_adj`` None or -1000..1000.
     """
 
     FIELDS = (
         ("cap_add", ()), ("cap_drop", ()), ("privileged", False),
         ("seccomp", "default"), ("no_new_privileges", False),
         ("ulimits", ()), ("group_add", ()), ("systempaths_unconfined", False),
+        ("capabilities", None), ("masked_paths", None), ("readonly_paths", None),
+        ("oom_score_adj", None),
     )
     __slots__ = tuple(name for name, _ in FIELDS)
 
@@ -111,6 +129,20 @@ class ContainerSpec(Record):
     the set of namespace kinds to create (those left out stay the host's);
     ``user`` is Docker's ``uid[:gid]`` or ``name[:group]`` string, resolved
     inside the container's root.
+
+    OCI fields (minicontainer.oci.config fills them; the defaults keep
+    Docker's behaviour): ``mount_plan`` "docker" (Docker's fixed /proc, /sys,
+    /dev... plus ``mounts`` as -v/--tmpfs) or "oci" (``mounts`` is the whole
+    list, in order, any type, ``options`` the OCI option words joined by ",");
+    ``exact_process``: the environment is exactly ``env`` and the
+    supplementary groups exactly ``security.group_add`` (no passwd lookup);
+    ``namespace_paths``: ((kind, path), ...) namespaces joined rather than
+    made; ``sysctl``: ((key, value), ...) written inside the container;
+    ``devices``: ((path, type, major, minor, mode, uid, gid), ...) nodes made
+    in its /dev; ``cgroup_path``: None (``minicontainer-<id>``) or a path
+    beneath the invoking process's own cgroup; ``rootfs_propagation``: None
+    (private) or OCI's linux.rootfsPropagation; ``umask`` None (inherited) or
+    the process's umask.
     """
 
     FIELDS = (
@@ -126,6 +158,9 @@ class ContainerSpec(Record):
         ("security", Security()), ("network_options", NetworkOptions()),
         ("restart", "no"), ("stop_signal", None), ("stop_timeout", None),
         ("healthcheck", None), ("labels", ()),
+        ("mount_plan", "docker"), ("exact_process", False), ("namespace_paths", ()),
+        ("sysctl", ()), ("devices", ()), ("cgroup_path", None), ("rootfs_propagation", None),
+        ("umask", None),
     )
     __slots__ = tuple(name for name, _ in FIELDS)
 
@@ -144,6 +179,8 @@ class ContainerSpec(Record):
         data["gid_map"] = [m.as_dict() for m in self.gid_map]
         for key in ("resources", "security", "network_options"):
             data[key] = getattr(self, key).as_dict()
+        for key in ("namespace_paths", "sysctl", "devices"):
+            data[key] = [list(item) for item in data[key]]
         return data
 
     @classmethod
@@ -156,7 +193,24 @@ class ContainerSpec(Record):
         data["namespaces"] = frozenset(data.get("namespaces", DEFAULT_NAMESPACES))
         data["uid_map"] = tuple(IdMap(**m) for m in data.get("uid_map", ()))
         data["gid_map"] = tuple(IdMap(**m) for m in data.get("gid_map", ()))
-        data["resources"] = Resources(**data.get("resources", {}))
-        data["security"] = Security(**data.get("security", {}))
+        resources = dict(data.get("resources", {}))
+        if resources.get("devices") is not None:
+            resources["devices"] = tuple(tuple(rule) for rule in resources["devices"])
+        for key in ("device_read_bps", "device_write_bps"):
+            resources[key] = tuple(tuple(pair) for pair in resources.get(key, ()))
+        data["resources"] = Resources(**resources)
+        security = dict(data.get("security", {}))
+        if security.get("capabilities") is not None:
+            security["capabilities"] = {kind: tuple(names) for kind, names
+                                        in security["capabilities"].items()}
+        for key in ("masked_paths", "readonly_paths"):
+            if security.get(key) is not None:
+                security[key] = tuple(security[key])
+        for key in ("cap_add", "cap_drop", "group_add"):
+            security[key] = tuple(security.get(key, ()))
+        security["ulimits"] = tuple(tuple(u) for u in security.get("ulimits", ()))
+        data["security"] = Security(**security)
+        for key in ("namespace_paths", "sysctl", "devices"):
+            data[key] = tuple(tuple(item) for item in data.get(key, ()))
         data["network_options"] = NetworkOptions(**data.get("network_options", {}))
         return cls(**data)

@@ -60,6 +60,10 @@ def check_spec(spec):
     for mapping in spec.uid_map + spec.gid_map:
         if mapping.size < 1 or mapping.container_id < 0 or mapping.host_id < 0:
             raise SpecError(f"invalid id mapping {mapping.line().strip()!r}")
+    if spec.mount_plan != "docker":  # an OCI list: checked by oci/config.py, in order
+        if spec.mount_plan != "oci":
+            raise SpecError(f"unknown mount plan {spec.mount_plan!r}")
+        return
     targets = set()
     for mount in spec.mounts:
         check_mount(mount)

@@ -51,7 +51,12 @@ def parent_parts(parent):
 
 
 def device_numbers(path):
-    """'MAJOR:MINOR' of a block device node, for the throttle files."""
+    """'MAJOR:MINOR' of a block device node, for the throttle files.
+
+    "MAJOR:MINOR" itself is taken as it is (OCI's blockIO gives numbers)."""
+    major, sep, minor = str(path).partition(":")
+    if sep and major.isdigit() and minor.isdigit():
+        return f"{int(major)}:{int(minor)}"
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -180,8 +185,13 @@ class CgroupManager:
         raise NotImplementedError
 
     def _restrict_devices(self):
-        """Allow only the default device nodes (cgroups/devices.py)."""
+        """Allow only the default device nodes (cgroups/devices.py), or apply the
+        OCI rules in ``resources.devices``."""
         raise NotImplementedError
+
+    def device_rules(self):
+        """None (Docker's default list) or the OCI rules, in order."""
+        return getattr(self.resources, "devices", None)
 
     def add_pid(self, pid):
         raise NotImplementedError

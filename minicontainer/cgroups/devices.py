@@ -57,6 +57,18 @@ def restrict_v1(directory, rules=DEFAULT_RULES):
         _write(allow, rule_line(rule), f"allow {rule[4]}")
 
 
+def apply_rules_v1(directory, rules):
+    """OCI's ordered rules: each (allow, type, major, minor, access) written to
+    devices.allow or devices.deny in turn; the kernel keeps the order's meaning
+    ("a" resets the default, a later line wins over an earlier one)."""
+    allow = os.path.join(directory, "devices.allow")
+    deny = os.path.join(directory, "devices.deny")
+    for allowed, kind, major, minor, access in rules:
+        line = rule_line((kind, major, minor, access))
+        _write(allow if allowed else deny, line,
+               f"{'allow' if allowed else 'deny'} devices {line} (linux.resources.devices)")
+
+
 def _write(path, value, why):
     try:
         cgroupfs.write(path, value, why)
@@ -83,6 +95,7 @@ OPCODES = {
     "jne": 0x55,          # BPF_JMP | BPF_JNE | BPF_K     if dst != imm: pc += off
     "jnereg": 0x5d,       # BPF_JMP | BPF_JNE | BPF_X     if dst != src: pc += off
     "exit": 0x95,         # BPF_JMP | BPF_EXIT            return r0
+    "ja": 0x05,           # BPF_JMP | BPF_JA              pc += off
 }
 NEXT = "next"   # a jump's offset placeholder: the start of the next rule's block
 
@@ -124,6 +137,39 @@ def rule_block(rule):
     return block + list(ALLOW)
 
 
+def deny_block(rule):
+    """Instructions for one deny rule: 'deny' if it matches (any requested access
+    bit it names), else fall through to the next block."""
+    kind, major, minor, access = rule[:4]
+    block = []
+    if kind != "a":
+        block.append(("jne", 2, 0, NEXT, DEV_TYPE[kind]))
+    bits = access_bits(access)
+    if bits != ALL_ACCESS:
+        block += [("mov32reg", 1, 3, 0, 0), ("and32", 1, 0, 0, bits),
+                  ("jne", 1, 0, 1, 0)]  # some requested bit is denied: skip the "ja"
+        block += [("ja", 0, 0, NEXT, 0)]
+    if major is not None:
+        block.append(("jne", 4, 0, NEXT, major))
+    if minor is not None:
+        block.append(("jne", 5, 0, NEXT, minor))
+    return block + list(DENY)
+
+
+def ordered_program(rules):
+    """BPF for OCI's ordered rules (allow, type, major, minor, access): the last
+    rule that matches decides, so the blocks go in reverse; nothing matching
+    means allowed, as a new cgroup's default is (a config denies "a" first)."""
+    out = list(PROLOGUE)
+    for allowed, kind, major, minor, access in reversed(rules):
+        block = (rule_block if allowed else deny_block)((kind, major, minor, access))
+        for index, (op, dst, src, off, imm) in enumerate(block):
+            if off == NEXT:
+                off = len(block) - index - 1
+            out.append((op, dst, src, off, imm))
+    return out + list(ALLOW)
+
+
 def program(rules=DEFAULT_RULES):
     """The whole program as instruction tuples: prologue, a block per rule, deny."""
     out = list(PROLOGUE)
@@ -142,9 +188,10 @@ def encode(instructions):
                     for op, dst, src, off, imm in instructions)
 
 
-def restrict_v2(directory, rules=DEFAULT_RULES):
-    """Load the device program for ``rules`` and attach it to the cgroup ``directory``."""
-    code = encode(program(rules))
+def restrict_v2(directory, rules=DEFAULT_RULES, code=None):
+    """Load the device program for ``rules`` (or the instructions ``code``) and
+    attach it to the cgroup ``directory``."""
+    code = encode(program(rules) if code is None else code)
     try:
         prog_fd = bpf_seam.bpf_load_device_program(
             code, why="load the device filter: a BPF program the kernel asks on every "

@@ -64,8 +64,12 @@ class V1Manager(CgroupManager):
             self.warn("no devices cgroup controller is mounted: the container may open any "
                       "device node it can create")
             return
-        from .devices import restrict_v1
-        restrict_v1(directory)
+        from .devices import apply_rules_v1, restrict_v1
+        rules = self.device_rules()
+        if rules is None:
+            restrict_v1(directory)
+        else:
+            apply_rules_v1(directory, rules)
 
     def _init_cpuset(self, path, existed):
         # A new v1 cpuset starts with empty cpus and mems, and the kernel refuses

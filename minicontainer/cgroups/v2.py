@@ -81,8 +81,12 @@ class V2Manager(CgroupManager):
                         self._enable_controllers(path, need, ours=True))
 
     def _restrict_devices(self):
-        from .devices import restrict_v2
-        restrict_v2(self.leaf)
+        from .devices import ordered_program, restrict_v2
+        rules = self.device_rules()
+        if rules is None:
+            restrict_v2(self.leaf)
+        else:
+            restrict_v2(self.leaf, code=ordered_program(rules))
 
     def _enable_controllers(self, directory, need, ours):
         """Turn on, for ``directory``'s children, every controller we can use.

@@ -40,7 +40,8 @@ def apply_steps(steps):
             _APPLY[kind](why, *step[2:])
         except OSError as exc:
             target = exc.filename or (step[3] if kind == "mount" else
-                                      step[4] if kind == "mount_in_root" else step[2])
+                                      step[4] if kind in ("mount_in_root", "oci_mount")
+                                      else step[2])
             raise SetupError(exc.strerror, op=f"{kind} ({why})", path=str(target),
                              errno=exc.errno) from None
 
@@ -73,6 +74,62 @@ def _mount_in_root(why, source, root, target, fstype, flags, data, kind, readonl
                 os.close(mounted_fd)
     finally:
         os.close(root_fd)
+
+
+def _oci_mount(why, source, root, target, fstype, flags, data, kind, remount, propagation,
+               recursive):
+    """One mount of an OCI config, on ``target`` as resolved inside ``root`` now.
+
+    A bind takes its flags (ro, nosuid...) on a second, remount call, keeping
+    those the source mount has locked; "rbind" + "ro" makes every mount
+    beneath read-only too.  Propagation words are one more call each.
+    """
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        target_fd = _open_or_create(root, root_fd, target, kind)
+        try:
+            sc.mount(source, f"/proc/self/fd/{target_fd}", fstype, flags, data, why=why)
+        finally:
+            os.close(target_fd)
+        if not (remount or propagation):
+            return
+        mounted_fd = _open_in_root(root, root_fd, target)
+        try:
+            path = f"/proc/self/fd/{mounted_fd}"
+            if remount:
+                sc.mount(None, path, None, C.MS_BIND | C.MS_REMOUNT | remount
+                         | _current_flags(path), None, why=why + " (its flags: a bind "
+                         "takes them on a remount)")
+                if remount & C.MS_RDONLY and recursive:
+                    _readonly_beneath(why, path, listed_as=os.readlink(path))
+            if propagation:
+                sc.mount(None, path, None, propagation, None,
+                         why=f"set the propagation of {target}")
+        finally:
+            os.close(mounted_fd)
+    finally:
+        os.close(root_fd)
+
+
+def _makedirs(why, path, mode):
+    if not os.path.isdir(path):
+        os.makedirs(path, mode, exist_ok=True)
+        sc.note("mkdir", (path,), why)
+
+
+def _chown(why, path, uid, gid):
+    os.chown(path, uid, gid, follow_symlinks=False)
+    sc.note("chown", (path, uid, gid), why)
+
+
+def _sysctl(why, key, value):
+    """Write one sysctl through the container's own /proc (its namespaces)."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        sc.write_file(path, str(value), why=why)
+    except FileNotFoundError:
+        raise SetupError(f"sysctl {key}: no such key here (is /proc mounted?)",
+                         op="sysctl", path=path, errno=2) from None
 
 
 def _open_in_root(root, root_fd, path, flags=os.O_PATH | os.O_CLOEXEC):
@@ -122,6 +179,8 @@ def _device(why, path, major, minor, mode, host_path, kind="c"):
     try:
         sc.mknod(path, node_type | mode, os.makedev(major, minor), why=why)
         sc.chmod(path, mode)
+    except FileExistsError:
+        return  # the root already has it (as runc, the node there is kept)
     except PermissionError:
         # In a user namespace mknod is refused; bind the host's node instead,
         # as runc does.
@@ -217,4 +276,5 @@ def _is_mount_point(path):
 
 
 _APPLY = {"mount": _mount, "mount_in_root": _mount_in_root, "mkdir": _mkdir,
-          "device": _device, "symlink": _symlink, "pivot": _pivot, "readonly": _readonly}
+          "device": _device, "symlink": _symlink, "pivot": _pivot, "readonly": _readonly,
+          "oci_mount": _oci_mount, "makedirs": _makedirs, "chown": _chown, "sysctl": _sysctl}

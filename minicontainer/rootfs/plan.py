@@ -60,6 +60,9 @@ class RootfsPlan:
 
 
 def plan_rootfs(spec, container_dir, init_binary=None, cgroup_mounts=()):
+    if spec.mount_plan == "oci":  # the config's own mount list (rootfs/ociplan.py)
+        from .ociplan import plan_oci_rootfs
+        return plan_oci_rootfs(spec, cgroup_mounts)
     plan = RootfsPlan(os.path.abspath(spec.rootfs))
     root = plan.rootfs
     userns = spec.has("user")

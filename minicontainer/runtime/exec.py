@@ -17,9 +17,8 @@ from ..linux import syscalls as sc
 from . import launcher
 # Imported now: once the mount namespace is joined, the host's files are gone.
 from .init import (close_inherited, confine_and_exec, container_env, enter_workdir,
-                   find_executable, setup_stdio)
+                   find_executable, process_user, setup_stdio)
 from .sync import channel_pair
-from .users import resolve_user
 
 
 def exec_in(state, spec, stdio=(0, 1, 2), detach=False):
@@ -102,7 +101,7 @@ def _in_container(spec, confinement, chan, stdio, detach):
         message, _ = chan.recv()
         if not message or message[0] != "go":
             os._exit(125)
-        user = resolve_user(spec.user, spec.security.group_add)
+        user = process_user(spec)
         env = container_env(spec, user)
         setup_stdio(spec, chan, stdio, message[1])
         close_inherited(chan)

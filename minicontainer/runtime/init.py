@@ -19,20 +19,24 @@ from ..errors import (CommandNotExecutable, CommandNotFound, MiniContainerError,
                       SetupError)
 from ..linux import constants as C
 from ..linux import syscalls as sc
+from .. import namespaces
 from ..rootfs.apply import apply_steps
 from ..rootfs.plan import INIT_PATH
 from ..spec import DEFAULT_PATH
-from .users import resolve_user
+from .users import User, resolve_user
 
 _FORWARDED_SIGNALS = range(1, 65)
 
 
-def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None, start_wait=None):
+def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None, start_wait=None,
+               join_fds=()):
     """Entry point of the cloned child; never returns.
 
     ``start_wait`` (the OCI create) is (fifo fd, host /proc fd) from
     ``startfifo.make_fifo``: the init then reports "ready" and blocks on the
-    FIFO just before its execve instead of exec'ing at once.
+    FIFO just before its execve instead of exec'ing at once.  ``join_fds``
+    are (kind, fd) of namespaces to join (OCI linux.namespaces[].path), entered
+    right after "go", before any mount.
     """
     code = 125
     try:
@@ -56,6 +60,10 @@ def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None, start
             sc.setns(net_fd, C.CLONE_NEWNET, why="join the other container's network namespace "
                      "(--network container:...)")
             os.close(net_fd)
+        for kind, fd in join_fds:
+            sc.setns(fd, namespaces.FLAGS[kind], why=f"join the {kind} namespace the config "
+                     "names by path")
+            os.close(fd)
         _setup_and_exec(spec, steps, chan, stdio, message[1], foreground, confinement,
                         start_wait)
     except MiniContainerError as exc:
@@ -105,14 +113,15 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
         sc.unshare(C.CLONE_NEWCGROUP, why="new cgroup namespace: the container sees its own "
                    "cgroup (where the launcher just put it) as /")
     if spec.has("uts"):
-        sc.sethostname(spec.hostname, why="set the hostname inside the new UTS namespace")
+        if spec.hostname is not None:
+            sc.sethostname(spec.hostname, why="set the hostname inside the new UTS namespace")
         if spec.domainname:
             sc.setdomainname(spec.domainname, why="set the NIS domain name")
     apply_steps(steps)
     security.apply_masks(confinement)
     if spec.has("net"):
         sc.set_link_up("lo", why="bring up the loopback device of the new network namespace")
-    user = resolve_user(spec.user, spec.security.group_add)
+    user = process_user(spec)
     env = container_env(spec, user)
     setup_stdio(spec, chan, stdio, winsize)
     close_inherited(chan, keep=start_wait or ())
@@ -123,6 +132,8 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
     if spec.init:  # tini runs the command as its child: argv[0] is still checked above
         argv = [INIT_PATH, "--"] + argv
         path = INIT_PATH
+    if spec.umask is not None:
+        os.umask(spec.umask)
     before_exec = None
     if start_wait is not None:
         def before_exec():
@@ -166,8 +177,22 @@ def confine_and_exec(confinement, user, path, argv, env, die_with_parent, why,
         raise _exec_error(argv[0], exc) from None
 
 
+def process_user(spec):
+    """Who the command runs as: Docker's -u resolved in /etc/passwd, or (OCI)
+    exactly the config's uid, gid and additionalGids."""
+    if spec.exact_process:
+        uid, _, gid = (spec.user or "0:0").partition(":")
+        groups = [int(g) for g in spec.security.group_add]
+        return User(int(uid), int(gid or 0), groups, None, None)
+    return resolve_user(spec.user, spec.security.group_add)
+
+
 def container_env(spec, user):
-    """Docker's environment: PATH, HOSTNAME, HOME (and TERM with -t), then -e."""
+    """Docker's environment: PATH, HOSTNAME, HOME (and TERM with -t), then -e.
+
+    An OCI process (``exact_process``) gets its config's env and nothing else."""
+    if spec.exact_process:
+        return dict(item.partition("=")[::2] for item in spec.env)
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or ""}
     if spec.tty:
         env["TERM"] = "xterm"

@@ -52,10 +52,15 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
     if start_fifo:  # imported here, so the child has it after pivot_root too
         from .startfifo import close_fds, make_fifo, remove_fifo
         start_wait = make_fifo(start_fifo)
+    join_fds = []
     try:
         net_fd = os.open(f"/proc/{join_net}/ns/net", os.O_RDONLY | os.O_CLOEXEC) \
             if join_net else None
+        for kind, path in spec.namespace_paths:  # OCI: namespaces joined by path
+            join_fds.append((kind, _open_namespace(kind, path)))
     except BaseException:
+        for _, fd in join_fds:
+            os.close(fd)
         if start_fifo:
             close_fds(start_wait)
             remove_fifo(start_fifo)
@@ -74,6 +79,8 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         child.close()
         if net_fd is not None:
             os.close(net_fd)
+        for _, fd in join_fds:
+            os.close(fd)
         if start_fifo:
             close_fds(start_wait)
             remove_fifo(start_fifo)
@@ -82,16 +89,22 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         parent.close()
         from .init import child_main
         child_main(spec, plan.steps, child, stdio, explain is not None, foreground, net_fd,
-                   start_wait)
+                   start_wait, join_fds)
     child.close()
     if net_fd is not None:
         os.close(net_fd)
+    for _, fd in join_fds:
+        os.close(fd)
     if start_wait:
         close_fds(start_wait)
     proc = Process(pid)
     try:
         if spec.has("user"):
             userns.write_maps(pid, spec.uid_map, spec.gid_map)
+        if spec.security.oom_score_adj is not None:
+            sc.write_file(f"/proc/{pid}/oom_score_adj", str(spec.security.oom_score_adj),
+                          why="set the container's OOM score adjustment (oomScoreAdj); "
+                              "the exec keeps it")
         for hook in hooks:
             hook(pid)
         parent.send("go", _winsize() if spec.tty else None)
@@ -110,6 +123,16 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
         sc.set_recorder(None)
     return proc
+
+
+def _open_namespace(kind, path):
+    """An fd of the namespace file ``path``, checked to be a ``kind`` namespace."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise MiniContainerError(f"cannot open the {kind} namespace {path}: {exc.strerror}",
+                                 op="join namespace", path=path, errno=exc.errno) from None
+    return fd
 
 
 def _relay_until_exec(chan, proc, explain):

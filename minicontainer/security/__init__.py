@@ -32,15 +32,19 @@ PR_SET_NO_NEW_PRIVS = 38
 class Plan:
     """Everything resolved ahead of time for one container's child."""
 
-    __slots__ = ("caps", "seccomp", "ulimits", "no_new_privileges", "masked", "readonly")
+    __slots__ = ("caps", "seccomp", "ulimits", "no_new_privileges", "masked", "readonly",
+                 "oci_caps", "last_cap")
 
-    def __init__(self, caps, seccomp, ulimits, no_new_privileges, masked, readonly):
+    def __init__(self, caps, seccomp, ulimits, no_new_privileges, masked, readonly,
+                 oci_caps=None, last_cap=None):
         self.caps = caps                  # set of capability names
         self.seccomp = seccomp            # bpf.Program (.load(), .rule_count), or None
         self.ulimits = ulimits            # ((name, soft, hard), ...)
         self.no_new_privileges = no_new_privileges
         self.masked = masked              # paths to hide
         self.readonly = readonly          # paths to make read-only
+        self.oci_caps = oci_caps          # OCI: the five sets (names this kernel has)
+        self.last_cap = last_cap          # read before pivot_root (the root may lack /proc)
 
 
 def prepare(security, data_root=None):
@@ -60,8 +64,17 @@ def prepare(security, data_root=None):
 
     caps = effective_set(security)
     program = filtercache.program_for(security, caps, data_root)
+    oci_caps = last = None
+    if security.capabilities is not None:
+        from ..linux import oci  # noqa: F401 - needed after pivot_root
+        from .capabilities import all_capabilities, last_cap
+        last = last_cap()  # now: an OCI root may have no /proc
+        every = all_capabilities(last)
+        oci_caps = {kind: frozenset(security.capabilities.get(kind) or ()) & every
+                    for kind in ("bounding", "effective", "inheritable", "permitted",
+                                 "ambient")}
     return Plan(caps, program, tuple(security.ulimits), bool(security.no_new_privileges),
-                paths.masked_paths(security), paths.readonly_paths(security))
+                paths.masked_paths(security), paths.readonly_paths(security), oci_caps, last)
 
 
 def apply_masks(plan, root="/", devnull="/dev/null"):
@@ -81,7 +94,13 @@ def no_new_privs():
 def apply_before_user(plan):
     """rlimits, the bounding set, and seccomp now unless no_new_privs is asked."""
     apply_ulimits(plan.ulimits)
-    drop_bounding(plan.caps)
+    if plan.last_cap is None:
+        drop_bounding(plan.caps)
+    else:
+        drop_bounding(plan.caps, plan.last_cap)
+    if plan.oci_caps is not None:
+        from .capabilities import keep_caps_across_setuid
+        keep_caps_across_setuid()
     if plan.seccomp is not None and not plan.no_new_privileges:
         plan.seccomp.load()
 
@@ -93,7 +112,11 @@ def apply_after_user(plan, uid, before_filter=None):
     no_new_privs filter, which stays the very last step: the OCI create's wait
     on its exec fifo happens there, as runc's does.
     """
-    set_process_caps(plan.caps, uid)
+    if plan.oci_caps is not None:
+        from .capabilities import set_oci_caps
+        set_oci_caps(plan.oci_caps)
+    else:
+        set_process_caps(plan.caps, uid)
     if plan.no_new_privileges:
         no_new_privs()
     if before_filter is not None:

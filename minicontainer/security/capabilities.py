@@ -79,6 +79,8 @@ def effective_set(security, last=None):
     cap-drop ALL → only the added ones; else defaults − dropped + added.
     """
     every = all_capabilities(last)
+    if security.capabilities is not None:  # OCI: the bounding set, as given
+        return set(security.capabilities.get("bounding") or ()) & every
     if security.privileged:
         return every
     adds = {normalize(name) for name in security.cap_add}
@@ -114,17 +116,22 @@ def _bounding_mask():
     return 0
 
 
-def drop_bounding(caps):
+def drop_bounding(caps, last=None):
     """Drop every capability not in ``caps`` from the bounding set.
 
     Needs CAP_SETPCAP, so it runs before the switch to the container's user.
     Capabilities this runtime does not have itself are simply absent.
+    ``last`` is the kernel's last capability, read before pivot_root (an OCI
+    root may have no /proc; then every other capability is dropped blindly).
     """
     from ..linux import syscalls
 
     keep = to_mask(caps)
-    have = _bounding_mask()
-    for number in range(last_cap() + 1):
+    try:
+        have = _bounding_mask()
+    except OSError:
+        have = (1 << 64) - 1
+    for number in range((last_cap() if last is None else last) + 1):
         if have >> number & 1 and not keep >> number & 1:
             syscalls.prctl(PR_CAPBSET_DROP, number,
                            why=f"remove {NAMES[number]} from the bounding set so "
@@ -154,3 +161,44 @@ def set_process_caps(caps, uid):
     seam.capset(mask, mask, 0,
                 why=f"set effective and permitted capabilities for {who}; inheritable empty")
     return mask
+
+
+# -- OCI: the five sets as the config gives them -----------------------------------
+
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT_RAISE = 2
+OCI_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
+
+
+def keep_caps_across_setuid():
+    """prctl(PR_SET_KEEPCAPS): a switch to a non-root uid keeps the permitted set
+    (the OCI config gives a non-root user capabilities; execve resets the flag)."""
+    from ..linux import syscalls
+    syscalls.prctl(PR_SET_KEEPCAPS, 1, why="keep the permitted capabilities across the "
+                   "switch to the config's user (it may be given some)")
+
+
+def set_oci_caps(sets):
+    """After setuid: effective, permitted, inheritable exactly as the config says,
+    then each ambient capability raised (it must be permitted and inheritable).
+    ``sets`` holds only names this kernel has (security.prepare filtered them)."""
+    from ..linux import security as seam
+    from ..linux import syscalls
+
+    _, have, _ = seam.capget()
+
+    def mask(kind):
+        return to_mask(sets.get(kind) or ())
+    permitted = mask("permitted") & have
+    effective = mask("effective") & permitted
+    inheritable = mask("inheritable")
+    seam.capset(effective, permitted, inheritable,
+                why="set the effective, permitted and inheritable capabilities the config "
+                    "lists")
+    syscalls.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
+                   why="empty the ambient set before raising the config's ambient ones")
+    from ..linux.oci import prctl3
+    for name in sorted(sets.get("ambient") or (), key=NUMBERS.get):
+        prctl3(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, NUMBERS[name],
+               why=f"raise {name} in the ambient set: it survives the exec")
+    return effective

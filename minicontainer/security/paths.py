@@ -33,6 +33,8 @@ def thermal_throttle_dirs(sysfs="/sys"):
 
 def masked_paths(security, sysfs="/sys"):
     """The paths to mask for this container (empty when privileged/unconfined)."""
+    if security.masked_paths is not None:  # OCI: the config's list
+        return tuple(security.masked_paths)
     if security.privileged or security.systempaths_unconfined:
         return ()
     return MASKED + thermal_throttle_dirs(sysfs)
@@ -40,6 +42,8 @@ def masked_paths(security, sysfs="/sys"):
 
 def readonly_paths(security):
     """The paths to make read-only (empty when privileged/unconfined)."""
+    if security.readonly_paths is not None:  # OCI: the config's list
+        return tuple(security.readonly_paths)
     if security.privileged or security.systempaths_unconfined:
         return ()
     return READONLY

@@ -78,7 +78,12 @@ def profile_path(setting):
 
 
 def read_profile_bytes(setting):
-    """The raw bytes of the profile file (what the filter cache keys on)."""
+    """The raw bytes of the profile file (what the filter cache keys on).
+
+    A dict is the profile itself (OCI's linux.seccomp): its canonical JSON."""
+    if isinstance(setting, dict):
+        import json
+        return json.dumps(setting, sort_keys=True, separators=(",", ":")).encode()
     try:
         with open(profile_path(setting), "rb") as f:
             return f.read()
@@ -92,6 +97,8 @@ def read_profile_bytes(setting):
 def parse_profile(raw, setting):
     """Profile bytes → the profile dict (SpecError when it is not a profile)."""
     import json
+    if isinstance(setting, dict):
+        setting = "linux.seccomp"
     try:
         profile = json.loads(raw)
     except ValueError as exc:
