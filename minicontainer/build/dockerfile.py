@@ -69,7 +69,7 @@ def error(name, line, message):
 
 def parse(text, name="Dockerfile"):
     """The Dockerfile ``text`` (named ``name`` in errors) as a Dockerfile."""
-    lines = text.splitlines()
+    lines = text.lstrip("\ufeff").splitlines()  # an editor's byte order mark is no text
     directives, first = _directives(lines, name)
     escape = directives.get("escape", "\\")
     instructions = []
@@ -148,10 +148,9 @@ def _instruction(text, line, name):
             raise error(name, line, f"duplicate flag specified: --{key}")
         flags[key] = value if sep else "true"
         rest = after.strip()
+    # HEALTHCHECK's JSON form comes after its CMD keyword: the step parses it.
     json_args = _json_form(rest) if cmd in ("run", "cmd", "entrypoint", "shell", "copy",
-                                            "add", "volume", "healthcheck") else None
-    if cmd == "healthcheck":
-        json_args = None  # its CMD part is parsed by the step
+                                            "add", "volume") else None
     if not rest and cmd not in ("cmd", "entrypoint", "run"):
         raise error(name, line, f"{cmd.upper()} requires at least one argument")
     if cmd in ("run",) and not rest:
