@@ -209,3 +209,23 @@ def test_unreadable_or_missing_sources_name_the_line(bx, tmp_path):
     (context / "Dockerfile").write_text("FROM busybox\nENV A=${B:?needs B}\n")
     result = bx("build", str(context))
     assert result.returncode == 1 and "Dockerfile:2: B: needs B" in result.stderr
+
+
+def test_copy_from_an_image_and_a_stage_number_and_entrypoint_resets_inherited_cmd(bx,
+                                                                                    tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo zero > /zero\n"
+        "FROM scratch\nCOPY --from=0 /zero /from-stage\nCOPY --from=busybox /bin/busybox /bin/\n"
+        "COPY --from=busybox /bin/sh /bin/echo /bin/cat /bin/\n"
+        'ENTRYPOINT ["/bin/echo", "args:"]\n')
+    bx.build(str(context), "-t", "mctest-build/from:1")
+    assert _run(bx, "mctest-build/from:1") == "args:\n"  # no CMD: scratch had none
+    assert _run(bx, "mctest-build/from:1", "x") == "args: x\n"
+    assert _run(bx, "mctest-build/from:1", "-c", "cat /from-stage",
+                entrypoint="/bin/sh") == "zero\n"
+    (context / "Dockerfile").write_text('FROM busybox\nENTRYPOINT ["echo", "only"]\n')
+    bx.build(str(context), "-t", "mctest-build/reset:1")
+    assert _config(bx, "mctest-build/reset:1")["Cmd"] is None  # busybox's ["sh"] is gone
+    assert _run(bx, "mctest-build/reset:1") == "only\n"
