@@ -97,7 +97,8 @@ class Runtime:
         return [OCI_BINARY, "--root", self.root, *extra, *args]
 
     def __call__(self, *args, input=None, timeout=60, **kwargs):
-        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
         return subprocess.run(self.argv(*args), input=input, text=True, timeout=timeout,
                               **kwargs)
 

@@ -132,6 +132,10 @@ def _child(read_end, write_end, ns_fds, program_fd, path, args, env):
     try:
         os.close(write_end)
         os.dup2(read_end, 0)
+        import _signal
+        # The launcher blocks the signals it forwards around the clone; a
+        # hook starts with none blocked.
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         if ns_fds:
             from .. import namespaces
             from ..linux import syscalls as sc
@@ -146,7 +150,9 @@ def _child(read_end, write_end, ns_fds, program_fd, path, args, env):
                 from ..linux import constants as C
                 sc.prctl(C.PR_SET_PDEATHSIG, 9, why=None)
         if program_fd is not None:
-            # /proc/self/fd/N keeps a host script runnable once in the container.
+            # /proc/self/fd/N keeps a host script runnable once in the container
+            # (its interpreter opens that path: the descriptor must survive exec).
+            os.set_inheritable(program_fd, True)
             target = f"/proc/self/fd/{program_fd}"
             os.execve(target if os.path.exists(target) else program_fd, args, _env(env))
         os.execve(path, args, _env(env))

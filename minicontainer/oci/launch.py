@@ -36,12 +36,14 @@ def create_container(root, container_id, options, log, detach=True):
     """Everything up to the init waiting on its fifo; returns (store, record, proc)."""
     from ..container import Container
     from .config import load_bundle
-    from .hooks import CREATE_HOOKS, run_all
+    from .hooks import run_all
     oci_state.check_id(container_id)
     if options.get("preserve-fds") not in (None, "0"):
         raise SpecError("--preserve-fds is not supported by minicontainer-oci")
     bundle_dir = os.path.abspath(options.get("bundle") or ".")
     bundle = load_bundle(bundle_dir)
+    for warning in getattr(bundle, "warnings", ()) or ():
+        log.warning(warning)
     spec = bundle.spec
     console_socket = options.get("console-socket")
     if spec.tty and detach and not console_socket:
@@ -60,16 +62,30 @@ def create_container(root, container_id, options, log, detach=True):
     oci = {"bundle": bundle_dir, "annotations": dict(bundle.annotations or {}),
            "oci_version": bundle.oci_version, "created": _now(), "fifo": fifo,
            "hooks": hooks, "creating": True}
+    runtime_hooks = ()
+    if hooks.get("prestart") or hooks.get("createRuntime"):
+        def runtime_hooks_now(pid):
+            # In the launcher, once the init is in its cgroup and before it
+            # builds its root: where runc runs them (a CNI plugin can wire the
+            # network namespace here).
+            document = oci_state.oci_state(container_id, dict(
+                store.load(container_id), pid=pid, started=oci_state.process_state(pid)[1]))
+            document.update(status="creating", pid=pid)
+            run_all("prestart", hooks, document)
+            run_all("createRuntime", hooks, document)
+        runtime_hooks = (runtime_hooks_now,)
     try:
-        oci_state.save_fields(store, container_id, oci=oci)
-        proc = container.start((0, 1, 2), start_fifo=fifo, foreground=False)
+        # Container.start saves its in-memory record: the OCI part goes in it.
+        container.state["oci"] = oci
+        store.save(container_id, container.state)
+        proc = container.start((0, 1, 2), start_fifo=fifo, foreground=False,
+                               extra_hooks=runtime_hooks)
         record = oci_state.save_fields(store, container_id, status="created",
                                        oci={"creating": False})
-        if any(hooks.get(kind) for kind in CREATE_HOOKS):
+        if hooks.get("createContainer"):
             document = oci_state.oci_state(container_id, record)
             document["status"] = "creating"
-            for kind in CREATE_HOOKS:
-                run_all(kind, hooks, document, pid=proc.pid)
+            run_all("createContainer", hooks, document, pid=proc.pid)
         if proc.pty is not None:
             if console_socket:
                 from .console import send_master
