@@ -78,7 +78,11 @@ class Bundle:
             subprocess.run(["mount", "--bind", "-o", "ro", BUSYBOX, self.rootfs], check=True)
             subprocess.run(["mount", "-o", "remount,bind,ro", self.rootfs], check=True)
             self.mounted = True
-        self.write(config or base_config())
+        try:
+            self.write(config or base_config())
+        except BaseException:
+            self.close()
+            raise
 
     def write(self, config):
         self.config = config
@@ -92,8 +96,8 @@ class Bundle:
 
     def run(self, state_root, stdin=None):
         from minicontainer import Container
-        return Container(self.load().spec, state_root=state_root).run(
-            capture_output=True, stdin=stdin)
+        spec = self.load().spec.replace(auto_remove=True)
+        return Container(spec, state_root=state_root).run(capture_output=True, stdin=stdin)
 
     def close(self):
         if self.mounted:

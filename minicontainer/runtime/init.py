@@ -208,7 +208,16 @@ def close_inherited(chan, keep=()):
     resolved: a host directory left open would make ``-w /proc/self/fd/N`` a
     way out of the root (CVE-2024-21626)."""
     keep = {0, 1, 2, chan.fileno(), *keep}
-    for name in os.listdir("/proc/self/fd"):
+    try:
+        names = os.listdir("/proc/self/fd")
+    except FileNotFoundError:  # an OCI root with no /proc: close the gaps between ours
+        low = 0
+        for fd in sorted(keep) + [os.sysconf("SC_OPEN_MAX")]:
+            if fd > low:
+                os.closerange(low, fd)
+            low = fd + 1
+        return
+    for name in names:
         fd = int(name)
         if fd not in keep:
             try:

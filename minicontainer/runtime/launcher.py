@@ -102,9 +102,7 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         if spec.has("user"):
             userns.write_maps(pid, spec.uid_map, spec.gid_map)
         if spec.security.oom_score_adj is not None:
-            sc.write_file(f"/proc/{pid}/oom_score_adj", str(spec.security.oom_score_adj),
-                          why="set the container's OOM score adjustment (oomScoreAdj); "
-                              "the exec keeps it")
+            _set_oom_score_adj(pid, spec.security.oom_score_adj)
         for hook in hooks:
             hook(pid)
         parent.send("go", _winsize() if spec.tty else None)
@@ -123,6 +121,19 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
         sc.set_recorder(None)
     return proc
+
+
+def _set_oom_score_adj(pid, value):
+    try:
+        sc.write_file(f"/proc/{pid}/oom_score_adj", str(value),
+                      why="set the container's OOM score adjustment (oomScoreAdj); the exec "
+                          "keeps it")
+    except OSError as exc:
+        raise MiniContainerError(f"cannot set oomScoreAdj to {value}: {exc.strerror}"
+                                 + (" (lowering it needs CAP_SYS_RESOURCE, which this runtime "
+                                    "lacks)" if exc.errno == 13 and value < 0 else ""),
+                                 op="oom_score_adj", path=f"/proc/{pid}/oom_score_adj",
+                                 errno=exc.errno) from None
 
 
 def _open_namespace(kind, path):

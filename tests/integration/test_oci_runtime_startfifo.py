@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 import pytest
 
@@ -50,6 +51,11 @@ def test_init_waits_on_the_fifo_until_released(state_root):
         with open(f"/proc/{proc.pid}/status") as f:
             status = f.read()
         assert "\nUid:\t1000\t1000\t1000\t1000\n" in status
+        # it says "ready" just before the open: poll until it sleeps in it
+        for _ in range(1000):
+            if _wchan(proc.pid) in ("wait_for_partner", "fifo_open", "pipe_wait"):
+                break
+            time.sleep(0.01)
         assert _wchan(proc.pid) in ("wait_for_partner", "fifo_open", "pipe_wait")
         launcher.release_waiting(fifo, proc.pid)
         assert not os.path.exists(fifo)
