@@ -25,6 +25,8 @@ class BuildEnv:
         self.env = {"MINICONTAINER_DATA_ROOT": self.data_root, "MINICONTAINER_PULL": "never"}
 
     def __call__(self, *args, **kwargs):
+        if args and args[0] == "run":  # no bridge: it would be shared with the suite's
+            args = ("run", "--network", "none") + args[1:]
         env = dict(self.env, **kwargs.pop("env", {}))
         return self.mc(*args, env=env, **kwargs)
 
