@@ -177,7 +177,7 @@ def process_fields(process, base=None, warnings=None):
             fail(f"{field}.{key}", "is not supported by minicontainer")
     security = (base.security if base is not None else Security(seccomp="unconfined"))
     security = security.replace(
-        capabilities=_capabilities(process.get("capabilities")),
+        capabilities=_capabilities(process.get("capabilities"), warnings),
         ulimits=_rlimits(process.get("rlimits")), no_new_privileges=nnp, group_add=groups,
         oom_score_adj=oom, cap_add=(), cap_drop=(), privileged=False)
     return {"args": tuple(args), "env": env, "cwd": cwd, "tty": terminal,
@@ -185,7 +185,7 @@ def process_fields(process, base=None, warnings=None):
             "security": security}
 
 
-def _capabilities(caps):
+def _capabilities(caps, warnings=None):
     from ..security.capabilities import NUMBERS
     if caps is None:
         return {kind: () for kind in CAP_SETS}
@@ -201,6 +201,11 @@ def _capabilities(caps):
             if name not in NUMBERS:
                 fail(f"process.capabilities.{kind}", f"names an unknown capability {name!r}")
         result[kind] = tuple(dict.fromkeys(names))
+    lost = [n for n in result["ambient"]
+            if n not in result["inheritable"] or n not in result["permitted"]]
+    if lost and warnings is not None:
+        warnings.append("process.capabilities.ambient: " + ", ".join(lost) + " not raised "
+                        "(an ambient capability must also be inheritable and permitted)")
     return result
 
 

@@ -198,7 +198,13 @@ def set_oci_caps(sets):
     syscalls.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
                    why="empty the ambient set before raising the config's ambient ones")
     from ..linux.oci import prctl3
+    # The kernel raises an ambient capability only if it is permitted and
+    # inheritable; runc skips (and warns about) the others, and so do we
+    # (load_bundle's warnings name them).
+    raisable = to_mask(sets.get("inheritable") or ()) & permitted
     for name in sorted(sets.get("ambient") or (), key=NUMBERS.get):
+        if not raisable >> NUMBERS[name] & 1:
+            continue
         prctl3(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, NUMBERS[name],
                why=f"raise {name} in the ambient set: it survives the exec")
     return effective

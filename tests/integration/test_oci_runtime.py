@@ -287,3 +287,18 @@ def test_capability_numbers_match_the_kernel():
 @pytest.fixture(autouse=True)
 def _no_pull(monkeypatch):
     monkeypatch.setenv("MINICONTAINER_PULL", "never")
+
+
+def test_the_default_config_runs(state_root):
+    """What `spec` writes runs (terminal off): ambient capabilities that are not
+    inheritable are skipped, as runc does, instead of failing the start."""
+    from minicontainer.oci.config import default_config
+    config = default_config()
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["sh", "-c", "grep -E 'CapAmb|CapBnd' /proc/self/status; "
+                                 "exit 6"]
+    result = run_config(state_root, config)
+    assert result.exit_code == 6, result.stderr
+    fields = status_fields(result.stdout)
+    assert int(fields["CapAmb"], 16) == 0
+    assert int(fields["CapBnd"], 16) == to_mask(config["process"]["capabilities"]["bounding"])

@@ -415,3 +415,11 @@ def test_default_config_converts(bundle):
     rootless = default_config(rootless=True)
     assert {"type": "user"} in rootless["linux"]["namespaces"]
     assert convert(rootless, bundle).spec.uid_map[0].host_id == os.geteuid()
+
+
+def test_ambient_without_inheritable_is_warned_about(bundle):
+    process = dict(BASE["process"], capabilities={"bounding": CAPS, "permitted": CAPS,
+                                                  "ambient": ["CAP_KILL"]})
+    result = conv(bundle, process=process)
+    assert result.spec.security.capabilities["ambient"] == ("CAP_KILL",)
+    assert any("ambient: CAP_KILL not raised" in w for w in result.warnings)
