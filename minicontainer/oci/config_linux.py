@@ -13,10 +13,11 @@ from .config import fail
 NAMESPACE_KINDS = {"pid": "pid", "network": "net", "mount": "mount", "ipc": "ipc",
                    "uts": "uts", "user": "user", "cgroup": "cgroup", "time": "time"}
 # Kinds that may be joined by path: the init enters them with setns(2) before
-# any mount.  A pid namespace only takes effect for children, a mount
-# namespace would be the one pivot_root changes, and a user namespace must be
-# entered before all the others by a single-threaded process: refused.
-JOINABLE = ("net", "ipc", "uts", "cgroup")
+# any mount; a pid namespace is entered by the launcher for the clone (it only
+# takes effect for children).  A mount namespace would be the one pivot_root
+# changes, a user namespace must be entered before all the others, and a time
+# namespace (like pid) only for children: refused.
+JOINABLE = ("net", "ipc", "uts", "cgroup", "pid")
 # sysctl keys a container may set (runc's list): each is per-namespace.
 SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
               "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
@@ -82,7 +83,7 @@ def _namespaces(entries):
                 fail("linux.namespaces", f"{entry['type']} path must be an absolute path")
             if kind not in JOINABLE:
                 fail("linux.namespaces", f"joining a {entry['type']} namespace by path is not "
-                     "supported (only network, ipc, uts, cgroup)")
+                     "supported (only network, ipc, uts, cgroup, pid)")
             joined.append((kind, path))
         else:
             new.add(kind)

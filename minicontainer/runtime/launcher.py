@@ -70,9 +70,23 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
     # so that it sees that cgroup as "/" (a clone-time one would be rooted at ours).
     flags = namespaces.clone_flags(spec.namespaces - {"cgroup"})
     old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+    # A PID namespace is entered for children only: the launcher points its
+    # "pid_for_children" at the one the config names, clones, and points it
+    # back at its own (allowed: it is the launcher's active namespace).
+    pid_join = next((fd for kind, fd in join_fds if kind == "pid"), None)
+    join_fds = [(kind, fd) for kind, fd in join_fds if kind != "pid"]
     try:
-        pid = sc.clone(flags, why="create the container's first process in new namespaces: "
-                       + namespaces.describe(spec.namespaces - {"cgroup"}))
+        own_pid_ns = _enter_pid_namespace(pid_join) if pid_join is not None else None
+        try:
+            pid = sc.clone(flags, why="create the container's first process in new "
+                           "namespaces: " + namespaces.describe(spec.namespaces - {"cgroup"}))
+        except BaseException:
+            if own_pid_ns is not None:
+                _leave_pid_namespace(own_pid_ns)
+            raise
+        if pid != 0 and own_pid_ns is not None:  # never in the child: its children stay
+            _leave_pid_namespace(own_pid_ns)
+            own_pid_ns = None
     except OSError as exc:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
         parent.close()
@@ -81,6 +95,8 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
             os.close(net_fd)
         for _, fd in join_fds:
             os.close(fd)
+        if pid_join is not None:
+            os.close(pid_join)
         if start_fifo:
             close_fds(start_wait)
             remove_fifo(start_fifo)
@@ -95,6 +111,8 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         os.close(net_fd)
     for _, fd in join_fds:
         os.close(fd)
+    if pid_join is not None:
+        os.close(pid_join)
     if start_wait:
         close_fds(start_wait)
     proc = Process(pid)
@@ -134,6 +152,26 @@ def _set_oom_score_adj(pid, value):
                                     "lacks)" if exc.errno == 13 and value < 0 else ""),
                                  op="oom_score_adj", path=f"/proc/{pid}/oom_score_adj",
                                  errno=exc.errno) from None
+
+
+def _enter_pid_namespace(fd):
+    """setns(pid) for our future children; the fd of our own PID namespace to go back."""
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.setns(fd, namespaces.FLAGS["pid"], why="the container's first process is to be "
+                 "born in the PID namespace the config names by path")
+    except BaseException:
+        os.close(own)
+        raise
+    return own
+
+
+def _leave_pid_namespace(own):
+    try:
+        sc.setns(own, namespaces.FLAGS["pid"], why="the launcher's later children are born "
+                 "in its own PID namespace again")
+    finally:
+        os.close(own)
 
 
 def _open_namespace(kind, path):

@@ -327,3 +327,35 @@ def test_missing_root_is_refused(state_root):
         from minicontainer.oci.config import load_bundle
         with pytest.raises(SpecError, match="root.path 'rootfs' is not a directory"):
             load_bundle(directory)
+
+
+@pytest.fixture
+def pid_holder():
+    """A process that is PID 1 of its own PID namespace."""
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sleep", "300"])
+    try:
+        import time
+        for _ in range(500):
+            children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+            if children:
+                break
+            time.sleep(0.01)
+        yield int(children[0])
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_join_a_pid_namespace_by_path(state_root, pid_holder):
+    config = base_config(["sh", "-c", "readlink /proc/self/ns/pid; echo $$; ps -o pid,args"])
+    config["linux"]["namespaces"] = [
+        {"type": "mount"}, {"type": "uts"},
+        {"type": "pid", "path": f"/proc/{pid_holder}/ns/pid"}]
+    result = run_config(state_root, config)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == os.readlink(f"/proc/{pid_holder}/ns/pid")
+    assert lines[1] != "1"  # the holder's sleep is PID 1 there
+    assert any(line.split()[:2] == ["1", "sleep"] for line in lines[2:]), lines
+    # and the launcher (this process) is back in its own PID namespace for its children
+    assert os.readlink("/proc/self/ns/pid_for_children") == os.readlink("/proc/self/ns/pid")

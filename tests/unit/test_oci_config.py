@@ -259,8 +259,14 @@ def test_namespaces(bundle, tmp_path):
             linux=linux(namespaces=[{"type": "pid"}]))
     refused(bundle, "unknown type 'bogus'", linux=linux(namespaces=[{"type": "bogus"}]))
     refused(bundle, "twice", linux=linux(namespaces=[{"type": "mount"}, {"type": "mount"}]))
-    refused(bundle, "joining a pid namespace by path is not supported", linux=linux(
-        namespaces=[{"type": "mount"}, {"type": "pid", "path": "/proc/1/ns/pid"}]))
+    refused(bundle, "joining a mnt namespace by path is not supported|joining a mount "
+            "namespace by path is not supported", linux=linux(
+                namespaces=[{"type": "mount", "path": "/proc/1/ns/mnt"}]))
+    refused(bundle, "joining a user namespace by path is not supported", linux=linux(
+        namespaces=[{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}]))
+    spec = conv(bundle, linux=linux(namespaces=[{"type": "mount"},
+                                                {"type": "pid", "path": "/proc/1/ns/pid"}])).spec
+    assert spec.namespace_paths == (("pid", "/proc/1/ns/pid"),) and not spec.has("pid")
     refused(bundle, "path must be an absolute", linux=linux(
         namespaces=[{"type": "mount"}, {"type": "ipc", "path": "x"}]))
 
