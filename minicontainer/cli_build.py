@@ -29,6 +29,7 @@ def _parse_build_args(values):
 @click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default: CONTEXT/Dockerfile)")
 @click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables (K=V)")
 @click.option("--target", help="Set the target build stage to build")
+@click.option("--label", "labels", multiple=True, help="Set metadata for an image (K=V)")
 @click.option("--no-cache", is_flag=True, help="Do not use cache when building the image")
 @click.option("--network", default="none", show_default=True,
               type=click.Choice(["none", "host", "bridge", "default"]),
@@ -36,7 +37,8 @@ def _parse_build_args(values):
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID on success")
 @click.option("--pull", "pull_always", is_flag=True, help="Always pull the base images")
 @click.argument("context", type=click.Path())
-def build(tags, dockerfile, build_args, target, no_cache, network, quiet, pull_always, context):
+def build(tags, dockerfile, build_args, target, labels, no_cache, network, quiet, pull_always,
+          context):
     """Build an image from a Dockerfile."""
     import io
     import sys
@@ -47,7 +49,8 @@ def build(tags, dockerfile, build_args, target, no_cache, network, quiet, pull_a
         image_id = build_image(context, dockerfile=dockerfile, tags=tags,
                                build_args=_parse_build_args(build_args), target=target,
                                no_cache=no_cache, network=network, out=out,
-                               pull="always" if pull_always else None)
+                               pull="always" if pull_always else None,
+                               labels=dict(item.partition("=")[::2] for item in labels))
     except MiniContainerError as exc:
         if quiet:
             sys.stderr.write(out.getvalue())

@@ -17,7 +17,7 @@ import sys
 
 def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=None,
                 no_cache=False, network="none", out=None, data_root=None, state_root=None,
-                pull=None):
+                pull=None, labels=None):
     """Build the Dockerfile in ``context_dir``; returns the image id ("sha256:...").
 
     ``dockerfile``: its path (default ``<context>/Dockerfile``; relative: from the
@@ -25,7 +25,8 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
     to give the result; ``build_args``: {name: value} (``--build-arg``);
     ``target``: the stage to stop at; ``network``: none, host or bridge for RUN;
     ``out``: a text stream for the progress (default stdout); ``pull``: the
-    pull policy for base images (default $MINICONTAINER_PULL or "missing").
+    pull policy for base images (default $MINICONTAINER_PULL or "missing");
+    ``labels``: {name: value} added to the image (``--label``, compose's labels).
     Raises MiniContainerError (a failed RUN: ``runstep.BuildStepFailed``, exit
     code 1; a malformed Dockerfile: ``dockerfile.DockerfileError``).
     """
@@ -64,6 +65,9 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
                       pull or os.environ.get("MINICONTAINER_PULL") or "missing")
     with _env_roots(data_root, state_root):
         state = builder.build()
+    if labels:
+        section = state.config.setdefault("config", {})
+        section["Labels"] = {**(section.get("Labels") or {}), **labels}
     image_id = _store_result(store, state, names)
     builder.say(f"Successfully built {image_id.partition(':')[2][:12]}")
     for name in names:

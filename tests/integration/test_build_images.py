@@ -118,3 +118,33 @@ def test_a_malformed_dockerfile_names_the_line(bx):
     result = bx("build", bx.context("malformed"))
     assert result.returncode == 1
     assert "Dockerfile:3: unknown instruction: RUNN" in result.stderr
+
+
+def test_python_api_for_compose(bx, mc, tmp_path):
+    import io
+    from minicontainer.build import build_image
+    from minicontainer.build.runstep import BuildStepFailed
+    from minicontainer.image.store import Store
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile.api").write_text("FROM busybox\nARG V\nRUN echo v=$V > /v\n")
+    before = dict(os.environ)
+    out = io.StringIO()
+    image_id = build_image(str(context), dockerfile="Dockerfile.api", tags=("mctest-build/api:1",
+                                                                            "mctest-build/api:2"),
+                           build_args={"V": "7"}, labels={"com.example": "yes"}, out=out,
+                           data_root=bx.data_root, state_root=mc.state_root, pull="never")
+    assert dict(os.environ) == before
+    text = out.getvalue()
+    assert "v=7" not in text and f"Successfully built {image_id[7:19]}" in text
+    assert "Successfully tagged mctest-build/api:2" in text
+    store = Store(bx.data_root)
+    image = store.image(store.resolve("mctest-build/api:2")[1])
+    assert image.id == image_id and image.config["config"]["Labels"] == {"com.example": "yes"}
+    assert _run(bx, "mctest-build/api:1", "cat", "/v") == "v=7\n"
+    (context / "Dockerfile.api").write_text("FROM busybox\nRUN exit 3\n")
+    with pytest.raises(BuildStepFailed) as failed:
+        build_image(str(context), dockerfile="Dockerfile.api", out=io.StringIO(),
+                    data_root=bx.data_root, state_root=mc.state_root, pull="never")
+    assert failed.value.exit_code == 1
+    assert str(failed.value) == "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
