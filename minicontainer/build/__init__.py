@@ -42,6 +42,7 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
     out = out if out is not None else sys.stdout
     data_root = os.path.abspath(default_data_root(data_root))
     state_root = default_state_root(state_root)
+    network = network or "none"
     if network not in ("none", "host", "bridge", "default"):
         raise SpecError(f"invalid --network {network!r}: use none, host or bridge")
     network = "none" if network == "default" else network
