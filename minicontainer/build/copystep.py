@@ -38,7 +38,7 @@ def copy_instruction(builder, stage, instr, add):
         raise error(builder.dockerfile.name, instr.line,
                     f"{name} requires at least two arguments, but only one was provided. "
                     f"Destination could not be determined.")
-    for unsupported in ("link", "parents", "exclude", "checksum", "keep-git-dir"):
+    for unsupported in ("link", "parents", "exclude", "keep-git-dir"):
         if unsupported in flags:
             raise error(builder.dockerfile.name, instr.line,
                         f"{name} --{unsupported} is not supported by this builder")
@@ -57,6 +57,8 @@ def copy_instruction(builder, stage, instr, add):
         items = None
     else:
         items = _context_items(builder, sources, add, hasher, name)
+    if "checksum" in flags:
+        _check_checksum(builder, instr, flags["checksum"], items)
     shown_flags = "".join(f"--{k}={v} " for k, v in flags.items())
     created_by = f"{name} {shown_flags}{' '.join(sources)} {dest}"
 
@@ -102,6 +104,26 @@ def _context_items(builder, sources, add, hasher, name):
                 hash_entries(hasher, [(rel, host)])
                 items.append((rel, host, None, False))
     return items
+
+
+def _check_checksum(builder, instr, expected, items):
+    """ADD --checksum=sha256:HEX: the one downloaded source must hash to it."""
+    remote = [host for _name, host, _tree, is_remote in items if is_remote]
+    if len(items) != 1 or len(remote) != 1:
+        raise error(builder.dockerfile.name, instr.line,
+                    "ADD --checksum needs exactly one source, an http(s) URL")
+    algorithm, _, wanted = expected.partition(":")
+    if algorithm != "sha256" or len(wanted) != 64:
+        raise error(builder.dockerfile.name, instr.line,
+                    f"ADD --checksum={expected}: use sha256:<64 hex digits>")
+    digest = hashlib.sha256()
+    with open(remote[0], "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != wanted.lower():
+        raise error(builder.dockerfile.name, instr.line,
+                    f"ADD failed: digest mismatch: expected {expected}, got "
+                    f"sha256:{digest.hexdigest()}")
 
 
 def _stage_items(root, sources, name, from_ref):

@@ -1,5 +1,6 @@
 """Each Dockerfile instruction does what Docker's does, checked in the built image."""
 
+import hashlib
 import http.server
 import json
 import os
@@ -99,8 +100,15 @@ def test_add_from_a_url_on_the_loopback(bx, tmp_path):
     try:
         context = tmp_path / "mctest-ctx"
         context.mkdir()
+        url = f"http://127.0.0.1:{server.server_address[1]}/remote.txt"
+        good = hashlib.sha256(b"from the loopback\n").hexdigest()
         (context / "Dockerfile").write_text(
-            f"FROM busybox\nADD http://127.0.0.1:{server.server_address[1]}/remote.txt /r/\n")
+            f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url} /r/\n")
+        result = bx("build", str(context))
+        assert result.returncode == 1 and "Dockerfile:2: ADD failed: digest mismatch" in \
+            result.stderr
+        (context / "Dockerfile").write_text(
+            f"FROM busybox\nADD --checksum=sha256:{good} {url} /r/\n")
         bx.build(str(context), "-t", "mctest-build/url:1")
     finally:
         server.shutdown()
