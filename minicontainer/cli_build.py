@@ -35,10 +35,12 @@ def _parse_build_args(values):
               type=click.Choice(["none", "host", "bridge", "default"]),
               help="Networking mode for the RUN instructions")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID on success")
+@click.option("--explain", is_flag=True,
+              help="Narrate every kernel step: the copy-on-write views, each RUN container")
 @click.option("--pull", "pull_always", is_flag=True, help="Always pull the base images")
 @click.argument("context", type=click.Path())
-def build(tags, dockerfile, build_args, target, labels, no_cache, network, quiet, pull_always,
-          context):
+def build(tags, dockerfile, build_args, target, labels, no_cache, network, quiet, explain,
+          pull_always, context):
     """Build an image from a Dockerfile."""
     import io
     import sys
@@ -50,7 +52,8 @@ def build(tags, dockerfile, build_args, target, labels, no_cache, network, quiet
                                build_args=_parse_build_args(build_args), target=target,
                                no_cache=no_cache, network=network, out=out,
                                pull="always" if pull_always else None,
-                               labels=dict(item.partition("=")[::2] for item in labels))
+                               labels=dict(item.partition("=")[::2] for item in labels),
+                               explain=explain)
     except MiniContainerError as exc:
         if quiet:
             sys.stderr.write(out.getvalue())

@@ -17,7 +17,7 @@ import sys
 
 def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=None,
                 no_cache=False, network="none", out=None, data_root=None, state_root=None,
-                pull=None, labels=None):
+                pull=None, labels=None, explain=False):
     """Build the Dockerfile in ``context_dir``; returns the image id ("sha256:...").
 
     ``dockerfile``: its path (default ``<context>/Dockerfile``; relative: from the
@@ -26,7 +26,8 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
     ``target``: the stage to stop at; ``network``: none, host or bridge for RUN;
     ``out``: a text stream for the progress (default stdout); ``pull``: the
     pull policy for base images (default $MINICONTAINER_PULL or "missing");
-    ``labels``: {name: value} added to the image (``--label``, compose's labels).
+    ``labels``: {name: value} added to the image (``--label``, compose's labels);
+    ``explain``: narrate every kernel step (view mounts, each RUN container) to ``out``.
     Raises MiniContainerError (a failed RUN: ``runstep.BuildStepFailed``, exit
     code 1; a malformed Dockerfile: ``dockerfile.DockerfileError``).
     """
@@ -64,8 +65,17 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
     builder = Builder(context, parsed, store, data_root, state_root, build_args or {}, target,
                       no_cache, network, out,
                       pull or os.environ.get("MINICONTAINER_PULL") or "missing")
-    with _env_roots(data_root, state_root):
-        state = builder.build()
+    if explain:
+        from ..linux import syscalls
+        from ..runtime.explain import ExplainPrinter
+        builder.explain = ExplainPrinter(stream=out)
+        syscalls.set_recorder(builder.explain)
+    try:
+        with _env_roots(data_root, state_root):
+            state = builder.build()
+    finally:
+        if explain:
+            syscalls.set_recorder(None)
     if labels:
         section = state.config.setdefault("config", {})
         section["Labels"] = {**(section.get("Labels") or {}), **labels}

@@ -69,6 +69,7 @@ class Builder:
         self.target, self.no_cache, self.network = target, no_cache, network
         self.out, self.pull_policy = out, pull_policy
         self.cache = BuildCache(store)
+        self.explain = None     # an ExplainPrinter with --explain
         self.stages = []        # finished and current Stage objects
         self.step_number, self.total_steps = 0, 0
         self._scratch = []

@@ -45,6 +45,10 @@ def upper_is_empty(upper):
 def layer_from_upper(builder, upper):
     """(descriptor, diff id) of the upper directory as a layer, unpacked in the store."""
     from ..image.layerbuild import build_layer
+    from ..linux.syscalls import note
+    note("build-layer", (upper,), "the step's changes, all in the view's upper directory, "
+                                  "become a layer: a tar in which overlayfs's deletion marks "
+                                  "are OCI whiteouts (.wh.NAME)")
     descriptor, diff_id, _warnings = build_layer(builder.store, upper, overlay=True)
     builder.store.ensure_layer(descriptor["digest"], diff_id)
     return descriptor, diff_id

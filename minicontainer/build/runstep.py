@@ -53,7 +53,7 @@ def _run(builder, spec):
     try:
         container.create()
         try:
-            proc = container.start((devnull, write_end, write_end))
+            proc = container.start((devnull, write_end, write_end), builder.explain)
         except BaseException:
             container._remove()
             raise
@@ -71,6 +71,9 @@ def _run(builder, spec):
         container.finish(None)
         raise
     code = container.finish(code)
+    if builder.explain is not None:  # the launcher turns the recorder off when done
+        from ..linux import syscalls
+        syscalls.set_recorder(builder.explain)
     builder.say(f"Removing intermediate container {container.id[:12]}")
     return code
 

@@ -148,3 +148,15 @@ def test_python_api_for_compose(bx, mc, tmp_path):
                     data_root=bx.data_root, state_root=mc.state_root, pull="never")
     assert failed.value.exit_code == 1
     assert str(failed.value) == "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+
+
+def test_explain_narrates_views_containers_and_layers(bx, tmp_path):
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /x\nRUN echo again > /y\n")
+    result = bx("build", "--explain", str(context))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("[runtime] mount('overlay'") >= 2  # one view per RUN
+    assert out.count("execve('/bin/sh', ('/bin/sh', '-c', 'echo") == 2
+    assert out.count("build-layer(") == 2  # still narrated after the first container
