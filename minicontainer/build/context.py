@@ -164,7 +164,10 @@ class Context:
                                f"(nothing in the context matches {source!r})", op="build")
             return [(p, self.host_path(p)) for p in matches]
         path = self.host_path(rel)
-        if (rel and self.ignore.excluded(rel)) or not os.path.lexists(path):
+        hidden = rel and self.ignore.excluded(rel) and not (
+            # an excluded directory still gives what a "!" exception keeps below it
+            os.path.isdir(path) and self.ignore.has_exceptions and next(self.walk(rel), None))
+        if hidden or not os.path.lexists(path):
             raise NotFound(f"{instruction} failed: file not found in build context or excluded "
                            f"by .dockerignore: {source}", op="build")
         if os.path.islink(path):

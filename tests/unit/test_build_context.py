@@ -76,3 +76,13 @@ def test_hash_follows_bytes_and_modes_not_times(tmp_path):
     with open(path, "w") as handle:
         handle.write("two")
     assert digest() != first
+
+
+def test_an_excluded_directory_gives_what_an_exception_keeps(tmp_path):
+    _tree(str(tmp_path), {"logs/a.log": "a", "logs/keep.log": "k",
+                          ".dockerignore": "logs\n!logs/keep.log\n"})
+    ctx = Context(str(tmp_path))
+    rel, host = ctx.sources("logs")[0]
+    assert [name for name, _ in ctx.tree(rel, host)] == ["keep.log"]
+    with pytest.raises(NotFound):
+        ctx.sources("logs/a.log")
