@@ -75,7 +75,7 @@ def up(ctx, detach, build, no_build, force_recreate, no_recreate, no_deps, no_st
         return
     # Attached: follow every container's output until they all stop or ^C.
     try:
-        ops.logs(services, follow=True, tail=0)
+        ops.logs(services, follow=True)
     except KeyboardInterrupt:
         click.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
         ops.stop(services, timeout)

@@ -71,6 +71,10 @@ def load_project(files=(), project=None, env_file=None, cwd=None, project_direct
     variables = {**dotenv, **environ}  # the shell's value wins over .env's
     document = interpolate(load_files(paths), variables, warn)
     _check_keys(document, TOP_LEVEL, "", warn)
+    for key in ("configs", "secrets", "include"):
+        if key in document:
+            file, line = document.where(key)
+            warn(f"{os.path.basename(file)}:{line}: {key}: not supported, ignored")
     if "version" in document:
         warn(f"{os.path.basename(document.where('version')[0])}: `version` is obsolete "
              "(ignored)")
@@ -97,6 +101,7 @@ def load_project(files=(), project=None, env_file=None, cwd=None, project_direct
         if active:
             services[service_name] = service
     _check_references(services, services_node, networks, volumes)
+    _check_unique(services, services_node)
     used = {n for s in services.values() for n in s["networks"]}
     networks = {key: value for key, value in networks.items() if key in used}
     for service in services.values():
@@ -238,6 +243,32 @@ def _check_references(services, services_node, networks, volumes):
         if mode.startswith("service:") and mode[8:] not in services:
             raise error(node.where("network_mode"), f"services.{name}.network_mode",
                         f"refers to undefined service {mode[8:]!r}")
+
+
+def _check_unique(services, services_node):
+    """Two services cannot share a container name or a published host port."""
+    from ..network.ports import parse
+    names, ports = {}, {}
+    for name, service in services.items():
+        node = services_node[name]
+        own = service["container_name"]
+        if own is not None:
+            if own in names:
+                raise error(node.where("container_name"), f"services.{name}.container_name",
+                            f"{own!r} is already the container name of service {names[own]!r}")
+            names[own] = name
+        for index, text in enumerate(service["ports"]):
+            for mapping in parse(text):
+                if not mapping.host_port:
+                    continue
+                key = (mapping.host_port, mapping.proto)
+                other = ports.get(key)
+                if other is not None and other[0] != name and (
+                        not other[1] or not mapping.host_ip or other[1] == mapping.host_ip):
+                    raise error(_item_where(node, "ports", index), f"services.{name}.ports[{index}]",
+                                f"host port {mapping.host_port}/{mapping.proto} is already "
+                                f"published by service {other[0]!r}")
+                ports[key] = (name, mapping.host_ip)
 
 
 def _check_addresses(service, networks, services_node):

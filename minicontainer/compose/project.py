@@ -104,7 +104,11 @@ class Operations:
         from ..network import manage, store
         for key, network in self.project.networks.items():
             try:
-                store.find(data_root(), network["name"])
+                existing = store.find(data_root(), network["name"])
+                if network["subnet"] and existing["subnet"] != network["subnet"]:
+                    self.err.write(f"WARNING: network {network['name']} exists with subnet "
+                                   f"{existing['subnet']}, not {network['subnet']} as the file "
+                                   "now says; run down first to recreate it\n")
                 continue
             except NotFound:
                 if network["external"]:
@@ -229,7 +233,7 @@ class Operations:
                 return
             if condition == "service_completed_successfully":
                 if status == "exited":
-                    code = state.get("exit_code")
+                    code = lifecycle.wait(container_id)  # the exit code, once recorded
                     if code != 0:
                         raise ComposeError(f"service {label} didn't complete successfully: "
                                            f"exit {code}")
@@ -263,14 +267,47 @@ class Operations:
             lifecycle.stop(state["id"], timeout)
         lifecycle.remove(state["id"], force=True, volumes=volumes)
 
+    def levels(self, states):
+        """Containers grouped for stopping: dependents first, each group in parallel."""
+        services = self.project.services
+        depth = {}
+
+        def level(name):
+            if name not in depth:
+                depth[name] = 0  # (cycles were refused at load)
+                depth[name] = 1 + max([level(d) for d in plan.dependencies(services[name],
+                                                                           services)] + [-1])
+            return depth[name]
+        groups = {}
+        for state in states:
+            service = plan.labels_of(state).get(plan.LABEL_SERVICE)
+            groups.setdefault(level(service) if service in services else 10**6, []).append(state)
+        return [groups[key] for key in sorted(groups, reverse=True)]
+
+    def in_parallel(self, states, action):
+        """``action(state)`` for each, concurrently (a stop waits out its grace period)."""
+        if len(states) < 2:
+            for state in states:
+                action(state)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=min(8, len(states))) as pool:
+            for future in [pool.submit(action, state) for state in states]:
+                future.result()
+
     def stop(self, names=(), timeout=None):
-        for name in reversed(self.selected(names)):
-            for state in self.containers(name):
-                if lifecycle.current_status(state) in RUNNING:
-                    label = state.get("name") or state["id"][:12]
-                    self.say("Container", label, "Stopping")
-                    lifecycle.stop(state["id"], self._timeout(state, timeout))
-                    self.say("Container", label, "Stopped")
+        wanted = set(self.selected(names))
+        running = [s for s in self.containers()
+                   if plan.labels_of(s).get(plan.LABEL_SERVICE) in wanted
+                   and lifecycle.current_status(s) in RUNNING]
+
+        def stop_one(state):
+            label = state.get("name") or state["id"][:12]
+            self.say("Container", label, "Stopping")
+            lifecycle.stop(state["id"], self._timeout(state, timeout))
+            self.say("Container", label, "Stopped")
+        for group in self.levels(running):
+            self.in_parallel(group, stop_one)
 
     def start(self, names=()):
         from .specs import network_plan
@@ -296,19 +333,21 @@ class Operations:
         known = set(self.project.services)
         states = lifecycle.list_containers()
         mine = self.containers(states=states) + self.containers(oneoff=True, states=states)
-        order = {name: i for i, name in enumerate(plan.start_order(self.project.services))}
-        mine.sort(key=lambda s: -order.get(plan.labels_of(s).get(plan.LABEL_SERVICE), -1))
-        for state in mine:
-            service = plan.labels_of(state).get(plan.LABEL_SERVICE)
-            if service not in known and not remove_orphans:
+        orphans = [s for s in mine if plan.labels_of(s).get(plan.LABEL_SERVICE) not in known]
+        if orphans and not remove_orphans:
+            for state in orphans:
                 self.err.write(f"WARNING: found orphan container {state.get('name')} for "
                                "this project (use --remove-orphans to remove it)\n")
-                continue
+            mine = [s for s in mine if s not in orphans]
+
+        def remove_one(state):
             label = state.get("name") or state["id"][:12]
             if lifecycle.current_status(state) in RUNNING:
                 self.say("Container", label, "Stopping")
             self._remove(state, self._timeout(state, timeout), volumes=volumes)
             self.say("Container", label, "Removed")
+        for group in self.levels(mine):
+            self.in_parallel(group, remove_one)
         for network in self.project.networks.values():
             if network["external"]:
                 continue
@@ -316,7 +355,11 @@ class Operations:
                 store.find(data_root(), network["name"])
             except NotFound:
                 continue
-            manage.remove(data_root(), network["name"])
+            try:
+                manage.remove(data_root(), network["name"])
+            except Conflict as exc:  # e.g. an orphan container still on it
+                self.err.write(f"WARNING: network {network['name']}: {exc}\n")
+                continue
             self.say("Network", network["name"], "Removed")
         if volumes:
             from ..volumes import remove_volume

@@ -33,8 +33,16 @@ RESTART = ("no", "always", "unless-stopped", "on-failure")
 class _Checker:
     """Typed reads of one service's keys, each failure naming its file and line."""
 
-    def __init__(self, node, path):
+    def __init__(self, node, path, warn=None):
         self.node, self.path = node, path
+        self.warn = warn or (lambda message: None)
+
+    def unknown(self, node, known, path):
+        """Keys not in ``known`` reported through ``warn`` (Docker Compose warns too)."""
+        for key in node:
+            if key not in known and not key.startswith("x-"):
+                file, line = node.where(key)
+                self.warn(f"{os.path.basename(file)}:{line}: {path}.{key}: unknown key, ignored")
 
     def fail(self, key, message, where=None):
         raise error(where or self.node.where(key), f"{self.path}.{key}", message)
@@ -130,16 +138,11 @@ def duration_seconds(text, where, path):
 
 def normalise_service(name, node, project, directory, variables, warn):
     path = f"services.{name}"
-    check = _Checker(node, path)
-    for key in node:
-        if key.startswith("x-"):
-            continue
+    check = _Checker(node, path, warn)
+    check.unknown(node, SUPPORTED, path)
+    for key in IGNORED & set(node):
         file, line = node.where(key)
-        place = f"{os.path.basename(file)}:{line}"
-        if key not in SUPPORTED:
-            warn(f"{place}: {path}.{key}: unknown key, ignored")
-        elif key in IGNORED:
-            warn(f"{place}: {path}.{key}: not supported, ignored")
+        warn(f"{os.path.basename(file)}:{line}: {path}.{key}: not supported, ignored")
     build = _build(check, directory)
     image = check.string("image")
     if image is None and build is None:
@@ -199,7 +202,8 @@ def _build(check, directory):
         value = Map({"context": value}, file=check.node.file, line=check.node.where("build")[1])
     if not isinstance(value, Map):
         check.fail("build", f"must be a path or a mapping, not {_kind(value)}")
-    sub = _Checker(value, f"{check.path}.build")
+    sub = _Checker(value, f"{check.path}.build", check.warn)
+    sub.unknown(value, BUILD_KEYS, sub.path)
     context = os.path.join(directory, sub.string("context", "."))
     if not os.path.isdir(context):
         sub.fail("context", f"build context {context} is not a directory")
@@ -291,10 +295,8 @@ def _healthcheck(check):
         return None
     if not isinstance(value, Map):
         check.fail("healthcheck", f"must be a mapping, not {_kind(value)}")
-    sub = _Checker(value, f"{check.path}.healthcheck")
-    for key in value:
-        if key not in HEALTH_KEYS:
-            sub.fail(key, "unknown healthcheck key")
+    sub = _Checker(value, f"{check.path}.healthcheck", check.warn)
+    sub.unknown(value, HEALTH_KEYS, sub.path)
     if sub.boolean("disable"):
         return {"Test": ["NONE"]}
     result = {}

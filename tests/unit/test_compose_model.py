@@ -294,3 +294,39 @@ def test_config_renders_the_resolved_project(tmp_path):
     assert doc["services"]["web"]["volumes"][0]["read_only"] is True
     assert doc["volumes"]["data"] == {"name": "mctestproj_data"}
     assert yaml.safe_load(render(result)) == doc
+
+
+def test_two_services_cannot_publish_the_same_host_port_or_name(tmp_path):
+    message = error_of(tmp_path, """\
+        services:
+          a:
+            image: busybox
+            ports: ["8080:80"]
+          b:
+            image: busybox
+            ports: ["81", "8080:81"]
+        """)
+    assert message == ("compose.yaml:7: services.b.ports[1]: host port 8080/tcp is already "
+                       "published by service 'a'")
+    # different host addresses may share a port number
+    project(tmp_path, "services:\n  a:\n    image: x\n    ports: ['127.0.0.1:80:80']\n"
+                      "  b:\n    image: x\n    ports: ['127.0.0.2:80:80']\n")
+    message = error_of(tmp_path, "services:\n  a:\n    image: x\n    container_name: same\n"
+                                 "  b:\n    image: x\n    container_name: same\n")
+    assert message.startswith("compose.yaml:7: services.b.container_name: 'same' is already")
+
+
+def test_unknown_keys_in_sections_warn(tmp_path):
+    result = project(tmp_path, """\
+        services:
+          a:
+            image: x
+            healthcheck:
+              test: "true"
+              intervall: 3s
+        secrets:
+          s: {file: ./x}
+        """)
+    assert "compose.yaml:6: services.a.healthcheck.intervall: unknown key, ignored" in \
+        result.warnings
+    assert "compose.yaml:7: secrets: not supported, ignored" in result.warnings

@@ -1,0 +1,113 @@
+"""compose commands on small projects written by the test: attached up, one-shot
+dependencies, up SERVICE, run, network_mode and the default network."""
+
+import textwrap
+
+from compose_helpers import compose, needs_tini  # noqa: F401
+from conftest import needs_busybox, needs_root
+
+pytestmark = [needs_root, needs_busybox, needs_tini]
+
+ONE_SHOT = """\
+    services:
+      migrate:
+        image: busybox
+        command: sh -c 'echo migrated > /data/m && echo migrate-done && exit ${MIGRATE_EXIT:-0}'
+        volumes: [vol:/data]
+      app:
+        image: busybox
+        depends_on:
+          migrate:
+            condition: service_completed_successfully
+        command: ["sh", "-c", "cat /data/m; echo app-done"]
+        volumes: [vol:/data]
+      side:
+        image: busybox
+        init: true
+        network_mode: "service:app"
+        profiles: [extra]
+    volumes:
+      vol: {}
+    """
+
+
+def write(tmp_path, text):
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent(text))
+    return str(tmp_path)
+
+
+def test_attached_up_waits_for_a_completed_dependency_and_prints_logs(compose, tmp_path):  # noqa: F811
+    project = compose(write(tmp_path, ONE_SHOT), "mctest-once")
+    up = project.ok("up")  # attached: follows the output until every container has exited
+    assert "Container mctest-once-migrate-1  Exited" in up.stderr
+    assert up.stderr.index("migrate-1  Exited") < up.stderr.index("app-1  Created")
+    lines = up.stdout.splitlines()
+    assert "mctest-once-migrate-1  | migrate-done" in lines
+    assert "mctest-once-app-1      | migrated" in lines
+    assert "mctest-once-app-1      | app-done" in lines
+    states = {row["Service"]: (row["State"], row["ExitCode"]) for row in project.ps("-a")}
+    assert states == {"migrate": ("exited", 0), "app": ("exited", 0)}
+    assert project.ok("logs", "--no-log-prefix", "app").stdout == "migrated\napp-done\n"
+
+
+def test_a_failed_one_shot_dependency_stops_up(compose, tmp_path):  # noqa: F811
+    project = compose(write(tmp_path, ONE_SHOT), "mctest-fail", {"MIGRATE_EXIT": "3"})
+    result = project("up", "-d")
+    assert result.returncode == 1
+    assert ("minicontainer compose: service mctest-fail-migrate-1 didn't complete "
+            "successfully: exit 3") in result.stderr
+    assert {row["Service"] for row in project.ps("-a")} == {"migrate"}
+
+
+def test_up_one_service_starts_its_dependencies_only(compose, tmp_path):  # noqa: F811
+    text = """\
+        services:
+          db:
+            image: busybox
+            init: true
+            command: sleep 600
+          web:
+            image: busybox
+            init: true
+            command: sleep 600
+            depends_on: [db]
+          other:
+            image: busybox
+            command: sleep 600
+        """
+    project = compose(write(tmp_path, text), "mctest-partial")
+    project.ok("up", "-d", "web")
+    assert {row["Service"] for row in project.ps()} == {"db", "web"}
+    # the default network: PROJECT_default, names resolve
+    out = project.ok("exec", "-T", "web", "sh", "-c", "ping -c 1 -W 5 db >/dev/null && "
+                     "echo ok; hostname").stdout
+    assert out.startswith("ok\n")
+    assert "mctest-partial_default" in project.mc("network", "ls").stdout
+    # run: a one-off container on the project's network, removed afterwards
+    run = project.ok("run", "--rm", "-T", "--no-deps", "-e", "X=1", "other", "sh", "-c",
+                     "echo $X; ping -c 1 -W 5 web >/dev/null && echo reached")
+    assert run.stdout == "1\nreached\n"
+    assert {row["Service"] for row in project.ps("-a")} == {"db", "web"}
+    down = project.ok("down", "-t", "0")
+    assert "Network mctest-partial_default  Removed" in down.stderr
+
+
+def test_network_mode_service_shares_the_network_namespace(compose, tmp_path):  # noqa: F811
+    text = """\
+        services:
+          app:
+            image: busybox
+            init: true
+            command: httpd -f -p 8000 -h /etc
+          side:
+            image: busybox
+            init: true
+            network_mode: "service:app"
+            command: sleep 600
+        """
+    project = compose(write(tmp_path, text), "mctest-netmode")
+    project.ok("up", "-d")
+    out = project.ok("exec", "-T", "side", "wget", "-q", "-O", "-",
+                     "http://127.0.0.1:8000/hostname").stdout
+    app_hostname = project.ok("exec", "-T", "app", "hostname").stdout
+    assert out == app_hostname
