@@ -62,6 +62,8 @@ def build_image(context_dir, dockerfile=None, tags=(), build_args=None, target=N
         shown = os.path.basename(path)
     parsed = parse(text, shown)
     store = Store(data_root).ensure()
+    from .fsops import release_stale_views
+    release_stale_views(data_root)
     builder = Builder(context, parsed, store, data_root, state_root, build_args or {}, target,
                       no_cache, network, out,
                       pull or os.environ.get("MINICONTAINER_PULL") or "missing")

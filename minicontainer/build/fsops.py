@@ -26,13 +26,37 @@ def mounted(builder, state):
     diff_ids = state.diff_ids
     layer_dirs = [store.ensure_layer(layer["digest"], diff_id)
                   for layer, diff_id in zip(state.layers, diff_ids)]
-    view_id = "build-" + os.urandom(8).hex()
+    view_id = _view_prefix() + os.urandom(6).hex()
     try:
         merged = mount_image(builder.data_root, {"layers": layer_dirs, "diff_ids": diff_ids},
                              view_id)
         yield merged, container_upper_dir(builder.data_root, view_id)
     finally:
         release_rootfs(builder.data_root, view_id)
+
+
+def _view_prefix():
+    """``build-<pid>-<start time>-``: whose view it is, so a later build can tell
+    the views of a killed build (which never unmounted them) from live ones."""
+    from ..linux.proc import start_time
+    return f"build-{os.getpid()}-{start_time(os.getpid())}-"
+
+
+def release_stale_views(data_root):
+    """Unmount and delete views left by builds that died (SIGKILL, a crash)."""
+    from ..image import release_rootfs
+    from ..linux.proc import is_alive
+    try:
+        names = os.listdir(os.path.join(data_root, "overlay"))
+    except FileNotFoundError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) != 4 or parts[0] != "build" or not parts[1].isdigit() or \
+                not parts[2].isdigit():
+            continue
+        if not is_alive(int(parts[1]), int(parts[2])):
+            release_rootfs(data_root, name)
 
 
 def upper_is_empty(upper):

@@ -160,3 +160,17 @@ def test_explain_narrates_views_containers_and_layers(bx, tmp_path):
     assert out.count("[runtime] mount('overlay'") >= 2  # one view per RUN
     assert out.count("execve('/bin/sh', ('/bin/sh', '-c', 'echo") == 2
     assert out.count("build-layer(") == 2  # still narrated after the first container
+
+
+def test_views_of_a_killed_build_are_released_by_the_next(bx, tmp_path):
+    from minicontainer.image import mount_image, open_image
+    _config, handle = open_image(bx.data_root, "busybox")
+    stale = "build-999999999-1-mctest"  # no such process: a build that was killed
+    merged = mount_image(bx.data_root, handle, stale)
+    assert bx.mounts_left() == [merged]
+    context = tmp_path / "mctest-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nCMD [\"true\"]\n")
+    bx.build(str(context))
+    assert bx.mounts_left() == []
+    assert not os.path.exists(os.path.join(bx.data_root, "overlay", stale))
