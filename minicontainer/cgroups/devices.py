@@ -167,6 +167,10 @@ def ordered_program(rules):
             if off == NEXT:
                 off = len(block) - index - 1
             out.append((op, dst, src, off, imm))
+        if len(block) == 2:
+            # matches everything ("a *:* rwm"): what follows could never run,
+            # and the kernel's verifier refuses unreachable instructions
+            return out
     return out + list(ALLOW)
 
 

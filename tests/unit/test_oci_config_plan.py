@@ -141,3 +141,14 @@ def test_ordered_program_last_match_wins():
                                          (False, "b", None, None, "rwm")))
     assert _run(allow_all, "c", 4, 4, "rw") == 1 and _run(allow_all, "b", 8, 0, "r") == 0
     assert len(devices.encode(program)) == 8 * len(program)
+
+
+def test_ordered_program_has_no_unreachable_instructions():
+    """The verifier refuses code after an unconditional block ("a *:* rwm")."""
+    deny_all_first = devices.ordered_program(((False, "a", None, None, "rwm"),
+                                              (True, "c", 1, 3, "rwm")))
+    assert deny_all_first[-2:] == list(devices.DENY)
+    # one exit for the allow block, one for the deny-all: no default after it
+    assert [insn[0] for insn in deny_all_first].count("exit") == 2
+    only_allow_all = devices.ordered_program(((True, "a", None, None, "rwm"),))
+    assert only_allow_all == list(devices.PROLOGUE) + list(devices.ALLOW)
