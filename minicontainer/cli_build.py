@@ -63,9 +63,29 @@ def build(tags, dockerfile, build_args, target, labels, no_cache, network, quiet
         click.echo(image_id)
 
 
+@click.group(name="builder")
+def builder():
+    """Manage the build cache."""
+
+
+@builder.command(name="prune")
+@click.option("-a", "--all", "prune_all", is_flag=True, help="Accepted for Docker compatibility")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+def builder_prune(prune_all, force):
+    """Remove the build cache (the layers only cached steps still use)."""
+    from .image.store import Store
+    from .state import data_root
+    if not force and not click.confirm("WARNING! This will remove all build cache. "
+                                       "Are you sure you want to continue?"):
+        return
+    freed = Store(data_root()).prune_build_cache()
+    click.echo(f"Total reclaimed space: {freed / 1e6:.1f}MB")
+
+
 def register(cli):
-    """Add ``build`` and its alias ``image build`` to the click group."""
+    """Add ``build``, its alias ``image build`` and ``builder prune`` to the click group."""
     cli.add_command(build)
+    cli.add_command(builder)
     image_group = cli.commands.get("image")
     if image_group is not None and hasattr(image_group, "add_command"):
         image_group.add_command(build, name="build")

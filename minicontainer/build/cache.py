@@ -10,7 +10,8 @@ with the very same image id.
 
 Entries live in ``<data root>/build/cache/<key>.json``; the layers they name
 live in the image store like any other.  An entry whose blobs were removed
-since (``image prune``) is a miss, never an error.
+since (``builder prune``) is a miss, never an error; ``image prune`` keeps
+them (Store.referenced reads these entries), as Docker keeps its build cache.
 """
 
 import hashlib
@@ -64,7 +65,7 @@ def step_key(parent, *parts):
 class BuildCache:
     def __init__(self, store):
         self.store = store
-        self.dir = os.path.join(store.data_root, "build", "cache")
+        self.dir = store.build_cache_dir
 
     def _path(self, key):
         return os.path.join(self.dir, key + ".json")

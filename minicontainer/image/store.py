@@ -71,6 +71,9 @@ class Store:
         self.layers_dir = os.path.join(self.data_root, "layers")
         self.overlay_dir = os.path.join(self.data_root, "overlay")
         self.index_path = os.path.join(self.images_dir, "index.json")
+        # The builder's step cache (build/cache.py writes it): its layers are kept
+        # by ``image prune`` as Docker keeps its build cache; ``builder prune`` drops it.
+        self.build_cache_dir = os.path.join(self.data_root, "build", "cache")
 
     # -- setup and locking -------------------------------------------------------
 
@@ -401,7 +404,18 @@ class Store:
         for user in users:
             record = read_json(os.path.join(self.overlay_dir, user, "lower.json"), {})
             diff_ids.update(record.get("diff_ids", []))
+        for name in _listdir(self.build_cache_dir):
+            entry = read_json(os.path.join(self.build_cache_dir, name), {})
+            blobs.update(layer.get("digest") for layer in entry.get("layers", ()))
+            diff_ids.update(entry.get("config", {}).get("rootfs", {}).get("diff_ids", ()))
         return blobs, diff_ids
+
+    def prune_build_cache(self):
+        """Forget every build step (``builder prune``), then collect; bytes freed."""
+        with self.lock():
+            for name in _listdir(self.build_cache_dir):
+                os.unlink(os.path.join(self.build_cache_dir, name))
+        return self.gc()
 
     def gc(self):
         """Remove blobs and layers nothing refers to; returns the bytes freed (approx.)."""

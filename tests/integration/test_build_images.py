@@ -174,3 +174,23 @@ def test_views_of_a_killed_build_are_released_by_the_next(bx, tmp_path):
     bx.build(str(context))
     assert bx.mounts_left() == []
     assert not os.path.exists(os.path.join(bx.data_root, "overlay", stale))
+
+
+def test_image_prune_keeps_the_build_cache_and_builder_prune_drops_it(bx, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo cached > /made.txt\n")
+    assert bx("build", "-t", "mctest-build/prune:1", str(context)).returncode == 0
+    assert bx("rmi", "mctest-build/prune:1").returncode == 0
+    assert bx("image", "prune", "-a", "-f").returncode == 0
+    # The untagged image's RUN layer is gone from the index, not from the cache.
+    again = bx("build", "-t", "mctest-build/prune:1", str(context))
+    assert again.returncode == 0, again.stderr
+    assert "Using cache" in again.stdout and "Running in" not in again.stdout
+    assert _run(bx, "mctest-build/prune:1", "cat", "/made.txt") == "cached\n"
+    assert bx("rmi", "mctest-build/prune:1").returncode == 0
+    pruned = bx("builder", "prune", "-f")
+    assert pruned.returncode == 0 and "Total reclaimed space" in pruned.stdout
+    cold = bx("build", "-t", "mctest-build/prune:1", str(context))
+    assert cold.returncode == 0, cold.stderr
+    assert "Running in" in cold.stdout and "Using cache" not in cold.stdout
