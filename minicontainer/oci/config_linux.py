@@ -46,6 +46,7 @@ def convert_linux(linux, warnings):
     fields["cgroup_path"] = _cgroups_path(linux.get("cgroupsPath"))
     fields["sysctl"] = _sysctl(linux.get("sysctl"), namespaces)
     fields["devices"] = _devices(linux.get("devices"))
+    fields["resources"] = _with_default_device_rules(fields["resources"], fields["devices"])
     propagation = linux.get("rootfsPropagation") or None
     if propagation is not None and propagation not in PROPAGATIONS:
         fail("linux.rootfsPropagation", f"must be one of {', '.join(PROPAGATIONS)}")
@@ -187,6 +188,27 @@ def _devices(devices):
         gid = _int(entry.get("gid", 0), f"{where}.gid")
         result.append((path, kind, major, minor, mode, uid, gid))
     return tuple(result)
+
+
+# Appended after the config's own rules, as runc appends its allowed devices:
+# mknod of anything, the standard nodes, the container's pseudo-terminals,
+# /dev/console and tun (the same list Docker gives, cgroups/devices.py).
+CONSOLE_RULE = (True, "c", 5, 1, "rwm")
+
+
+def _with_default_device_rules(res, devices):
+    """The config's device rules, then the default ones, then an allow rule for
+    each linux.devices node (which "MUST be available in the container").
+    Without rules in the config: deny all first (Docker's default), not
+    runc's allow-all."""
+    from ..cgroups.devices import DEFAULT_RULES
+    if res.devices is None and not devices:
+        return res  # the cgroup manager's default list
+    rules = list(res.devices) if res.devices is not None else [(False, "a", None, None, "rwm")]
+    rules += [(True,) + tuple(rule[:4]) for rule in DEFAULT_RULES] + [CONSOLE_RULE]
+    rules += [(True, "b" if kind == "b" else "c", major, minor, "rwm")
+              for _path, kind, major, minor, _mode, _uid, _gid in devices]
+    return res.replace(devices=tuple(rules))
 
 
 def _int(value, field):

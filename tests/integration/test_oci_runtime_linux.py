@@ -279,8 +279,8 @@ def test_resources_and_devices_rules(state_root):
     config = base_config(["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
                           "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares "
                           "/sys/fs/cgroup/cpu/cpu.cfs_quota_us; "
-                          "head -c1 /dev/zero > /dev/null && echo zero-ok || echo zero-denied; "
-                          "echo x > /dev/null && echo null-ok"])
+                          "mknod /dev/mctest-k c 1 2; cat /dev/mctest-k; "
+                          "mknod /dev/mctest-l c 1 2; echo x > /dev/null && echo null-ok"])
     config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
                              "source": "cgroup", "options": ["ro"]})
     config["linux"]["namespaces"].append({"type": "cgroup"})
@@ -295,7 +295,15 @@ def test_resources_and_devices_rules(state_root):
     result = run_config(state_root, config)
     lines = result.stdout.split()
     assert lines[:4] == [str(64 << 20), "30", "512", "50000"], result.stderr
-    assert lines[4:] == ["zero-denied", "null-ok"]
+    assert lines[4:] == ["null-ok"]
+    # 1:2 is in no rule: mknod is allowed (the default "c *:* m"), opening is not
+    assert "mctest-k': Operation not permitted" in result.stderr
+    # a linux.devices entry is allowed: the open reaches the kernel (which has no 1:2)
+    config["linux"]["devices"] = [{"path": "/dev/mctest-k", "type": "c", "major": 1,
+                                   "minor": 2}]
+    config["process"]["args"] = ["cat", "/dev/mctest-k"]
+    result = run_config(state_root, config)
+    assert "No such device or address" in result.stderr
 
 
 def test_cgroups_path_beneath_our_own(state_root):

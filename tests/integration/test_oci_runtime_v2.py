@@ -15,7 +15,7 @@ pytestmark = [
                               "(run it in scripts/vm-test)"),
 ]
 
-PROBE_DEVICES = ("head -c1 /dev/zero > /dev/null && echo zero-ok || echo zero-denied; "
+PROBE_DEVICES = ("mknod /dev/mctest-k c 1 2; cat /dev/mctest-k; "
                  "echo x > /dev/null && echo null-ok || echo null-denied")
 
 
@@ -48,14 +48,21 @@ def test_ordered_device_rules(state_root):
     config = base_config(["sh", "-c", PROBE_DEVICES])
     config["linux"]["resources"] = {"devices": [
         {"allow": False, "access": "rwm"},
-        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-        {"allow": True, "type": "c", "major": 136, "access": "rwm"}]}
-    assert run_config(state_root, config).stdout.split() == ["zero-denied", "null-ok"]
-    # allow everything, then deny /dev/zero: the later rule wins
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}
+    result = run_config(state_root, config)
+    assert result.stdout.split() == ["null-ok"]
+    assert "mctest-k': Operation not permitted" in result.stderr
+    # a later rule wins: allow 1:2 after denying it
     config["linux"]["resources"] = {"devices": [
-        {"allow": True, "access": "rwm"},
-        {"allow": False, "type": "c", "major": 1, "minor": 5, "access": "r"}]}
-    assert run_config(state_root, config).stdout.split() == ["zero-denied", "null-ok"]
+        {"allow": False, "type": "c", "major": 1, "minor": 2, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 2, "access": "r"}]}
+    result = run_config(state_root, config)
+    assert "mctest-k': No such device or address" in result.stderr
+    config["linux"]["resources"] = {"devices": [
+        {"allow": True, "type": "c", "major": 1, "minor": 2, "access": "r"},
+        {"allow": False, "type": "c", "major": 1, "minor": 2, "access": "r"}]}
+    result = run_config(state_root, config)
+    assert "mctest-k': Operation not permitted" in result.stderr
 
 
 def test_cgroups_path_beneath_our_own(state_root):

@@ -303,9 +303,20 @@ def test_resources(bundle):
     assert (r.cpu_shares, r.cpu_quota, r.cpu_period) == (512, 50000, 100000)
     assert (r.cpuset_cpus, r.cpuset_mems, r.pids_limit, r.blkio_weight) == ("0", "0", 20, 300)
     assert r.device_read_bps == (("8:0", 1048576),)
-    assert r.devices == ((False, "a", None, None, "rwm"), (True, "c", 1, 3, "rw"),
-                         (True, "c", 136, None, "rwm"))
+    # the config's rules, then the default ones (as runc appends them)
+    assert r.devices[:3] == ((False, "a", None, None, "rwm"), (True, "c", 1, 3, "rw"),
+                             (True, "c", 136, None, "rwm"))
+    assert (True, "c", 5, 2, "rwm") in r.devices[3:] and (True, "c", 5, 1, "rwm") in r.devices
+    assert (True, "c", None, None, "m") in r.devices[3:]
     assert conv(bundle).spec.resources.devices is None  # Docker's default list
+
+
+def test_linux_devices_are_allowed_in_the_device_cgroup(bundle):
+    spec = conv(bundle, linux=linux(devices=[{"path": "/dev/fuse", "type": "c", "major": 10,
+                                              "minor": 229}])).spec
+    rules = spec.resources.devices
+    assert rules[0] == (False, "a", None, None, "rwm")   # Docker's deny-all first
+    assert rules[-1] == (True, "c", 10, 229, "rwm")
 
 
 @pytest.mark.parametrize("resources, match", [
