@@ -367,3 +367,52 @@ def test_join_a_pid_namespace_by_path(state_root, pid_holder):
     assert any(line.split()[:2] == ["1", "sleep"] for line in lines[2:]), lines
     # and the launcher (this process) is back in its own PID namespace for its children
     assert os.readlink("/proc/self/ns/pid_for_children") == os.readlink("/proc/self/ns/pid")
+
+
+@pytest.mark.parametrize("propagation, seen", [("rslave", True), ("rprivate", False),
+                                               (None, False)])
+def test_rootfs_propagation(state_root, propagation, seen):
+    """rslave: a mount the host makes later, under a shared mount bound into the
+    container, shows up inside; private (the default) keeps it out."""
+    from minicontainer import Container
+    from minicontainer.runtime import launcher
+    shared = tempfile.mkdtemp(prefix="mctest-prop-")
+    subprocess.run(["mount", "-t", "tmpfs", "mctest-prop", shared], check=True)
+    subprocess.run(["mount", "--make-shared", shared], check=True)
+    late = os.path.join(shared, "late")
+    os.mkdir(late)
+    config = base_config(["sh", "-c", "ls /home/late"])
+    config["mounts"].append({"destination": "/home", "source": shared,
+                             "options": ["rbind"]})
+    if propagation:
+        config["linux"]["rootfsPropagation"] = propagation
+    container = None
+    try:
+        with Bundle(config) as bundle:
+            container = Container(bundle.load().spec, state_root=state_root)
+            container.create()
+            fifo = os.path.join(container.store.container_dir(container.id), "exec.fifo")
+            out_r, out_w = os.pipe()
+            try:
+                proc = container.start((0, out_w, out_w), start_fifo=fifo, foreground=False)
+                os.close(out_w)
+                out_w = None
+                # the container is set up; now the host mounts something new
+                subprocess.run(["mount", "-t", "tmpfs", "mctest-late", late], check=True)
+                with open(os.path.join(late, "mctest-file"), "w") as f:
+                    f.write("x")
+                launcher.release_waiting(fifo, proc.pid)
+                output = b""
+                while chunk := os.read(out_r, 4096):
+                    output += chunk
+                assert launcher.wait(proc) == 0
+            finally:
+                os.close(out_r)
+                if out_w is not None:
+                    os.close(out_w)
+    finally:
+        if container is not None:
+            container.finish(None)
+        subprocess.run(["umount", "-R", shared], check=True)
+        os.rmdir(shared)
+    assert (output.split() == [b"mctest-file"]) is seen, output
