@@ -306,6 +306,31 @@ def test_resources_and_devices_rules(state_root):
     assert "No such device or address" in result.stderr
 
 
+@pytest.mark.skipif(host_layout().mode == "unified", reason="machine lacks cgroup v1 "
+                    "(the v2 lane covers the unified files)")
+def test_block_io_throttle(state_root):
+    dev = os.stat("/").st_dev
+    major, minor = os.major(dev), os.minor(dev)
+    if not os.path.exists(f"/sys/dev/block/{major}:{minor}"):
+        pytest.skip("machine lacks a block device under / (an overlay or tmpfs root)")
+    config = _with_blkio_probe(base_config(["cat", "/sys/fs/cgroup/blkio/"
+                                            "blkio.throttle.read_bps_device",
+                                            "/sys/fs/cgroup/blkio/"
+                                            "blkio.throttle.write_bps_device"]))
+    config["linux"]["resources"] = {"blockIO": {
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+        "throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 2097152}]}}
+    result = run_config(state_root, config)
+    assert result.stdout.splitlines() == [f"{major}:{minor} 1048576", f"{major}:{minor} 2097152"]
+
+
+def _with_blkio_probe(config):
+    config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                             "source": "cgroup", "options": ["ro"]})
+    config["linux"]["namespaces"].append({"type": "cgroup"})
+    return config
+
+
 def test_cgroups_path_beneath_our_own(state_root):
     name = f"mctest-cgp-{os.getpid()}"
     config = base_config(["cat", "/proc/self/cgroup"])
