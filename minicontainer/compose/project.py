@@ -153,6 +153,16 @@ class Operations:
         image_ids = self.ensure_images(order, build, no_build)
         specs = {name: service_spec(self.project, services[name], image_id=image_ids[name])
                  for name in order}
+        states = lifecycle.list_containers()
+        actions = {}
+        for name in order:
+            spec, _extra = specs[name]
+            existing = self.containers(name, states=states)
+            current = existing[0] if existing else None
+            actions[name] = (current, plan.decide(current, dict(spec.labels)[plan.LABEL_HASH],
+                                                  force_recreate, no_recreate))
+        from .preflight import check_free
+        check_free(self.project, self.containers(states=states), actions, specs, states)
         self._warn_orphans()
         self.ensure_networks()
         self.ensure_volumes()
@@ -161,10 +171,7 @@ class Operations:
         for name in order:
             service = services[name]
             spec, extra = specs[name]
-            wanted_hash = dict(spec.labels)[plan.LABEL_HASH]
-            existing = self.containers(name)
-            current = existing[0] if existing else None
-            action = plan.decide(current, wanted_hash, force_recreate, no_recreate)
+            current, action = actions[name]
             if not no_start:
                 self.wait_for_dependencies(service)
             label = container_name(self.project, service)
@@ -180,8 +187,7 @@ class Operations:
                 container_id = current["id"]
                 self._start(container_id, extra)
             else:
-                container_id = current["id"]
-                self.say("Container", label, "Running")
+                self.say("Container", label, "Running" if action == "keep" else "Created")
                 continue
             if not no_start:
                 self.say("Container", label, "Started")

@@ -141,3 +141,23 @@ def test_learners_mistakes_in_the_web_and_database_file(mc, compose, tmp_path): 
         assert marker in text.splitlines()[line - 1] or reason == "YAML syntax error", message
         assert reason in message
         assert resources(project) == before
+
+
+def test_a_host_port_in_use_fails_before_anything_is_created(mc, compose):  # noqa: F811
+    import socket
+    with socket.socket() as listener:  # another program on this machine holds the port
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        busy = listener.getsockname()[1]
+        project = compose(CLASSIC_WEB, "mctest-busy",
+                          {"WEB1_PORT": str(free_port()), "WEB2_PORT": str(busy),
+                           "WEB_SUBNET": free_subnet(compose.data_root),
+                           "PREFIX": "mctest-busy"})
+        project.ok("build")  # images may exist; nothing else may be made
+        before = resources(project)
+        result = project("up", "-d")
+    line = _line_of(os.path.join(CLASSIC_WEB, "compose.yaml"), "${WEB2_PORT:-8082}:80")
+    assert result.returncode == 1
+    assert (f"compose.yaml:{line}: services.web2.ports[0]: host port {busy}/tcp is in use by "
+            "another program on this machine") in result.stderr
+    assert resources(project) == before
