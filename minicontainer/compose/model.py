@@ -79,8 +79,9 @@ def load_project(files=(), project=None, env_file=None, cwd=None, project_direct
         warn(f"{os.path.basename(document.where('version')[0])}: `version` is obsolete "
              "(ignored)")
     file_name = document.get("name")
-    name = project_name(project or (None if environ.get("COMPOSE_PROJECT_NAME") else file_name),
-                        directory, environ)
+    # COMPOSE_PROJECT_NAME may come from the shell or from .env, as in Docker Compose
+    name = project_name(project or (None if variables.get("COMPOSE_PROJECT_NAME") else file_name),
+                        directory, variables)
     networks = _networks(document, name)
     volumes = _volumes(document, name)
     services_node = document.get("services")

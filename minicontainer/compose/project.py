@@ -9,7 +9,6 @@ again by their labels (``com.docker.compose.project`` and ``.service``).
 """
 
 import sys
-import time
 
 from .. import lifecycle
 from ..errors import Conflict, MiniContainerError, NotFound
@@ -213,52 +212,9 @@ class Operations:
             lifecycle.connect(container_id, network, ip=options.ip, aliases=options.aliases)
 
     def wait_for_dependencies(self, service):
-        """Block until each dependency meets its condition; a failed one stops ``up``."""
-        for name, rule in service["depends_on"].items():
-            if name not in self.project.services:
-                continue
-            found = self.containers(name)
-            if not found:
-                if rule["required"]:
-                    raise ComposeError(f"service {service['name']} depends on {name}, which has "
-                                       "no container")
-                continue
-            self._wait_condition(found[0]["id"], container_name(self.project,
-                                                               self.project.services[name]),
-                                 rule["condition"])
-
-    def _wait_condition(self, container_id, label, condition):
-        from ..state import StateStore
-        store = StateStore()
-        if condition == "service_healthy":
-            self.say("Container", label, "Waiting")
-        while True:
-            state = store.load(container_id)
-            status = lifecycle.current_status(state)
-            if condition == "service_started":
-                return
-            if condition == "service_completed_successfully":
-                if status == "exited":
-                    code = lifecycle.wait(container_id)  # the exit code, once recorded
-                    if code != 0:
-                        raise ComposeError(f"service {label} didn't complete successfully: "
-                                           f"exit {code}")
-                    self.say("Container", label, "Exited")
-                    return
-            else:
-                health = (state.get("health") or {}).get("Status")
-                if not _has_healthcheck(state):
-                    raise ComposeError(f"container {label} has no healthcheck configured")
-                if health == "healthy":
-                    self.say("Container", label, "Healthy")
-                    return
-                if health == "unhealthy":
-                    raise ComposeError(f"dependency failed to start: container {label} is "
-                                       "unhealthy")
-                if status == "exited":
-                    raise ComposeError(f"dependency failed to start: container {label} exited "
-                                       f"({state.get('exit_code')})")
-            time.sleep(0.1)
+        """Block until each dependency meets its condition (waits.py)."""
+        from .waits import wait_for_dependencies
+        wait_for_dependencies(self, service)
 
     # -- stop, start, restart, down --------------------------------------------------------
 
@@ -415,12 +371,6 @@ def _image_id(ref):
 def _default_pull():
     import os
     return os.environ.get("MINICONTAINER_PULL") or "missing"
-
-
-def _has_healthcheck(state):
-    """Whether the container has a check (its own, or its image's, merged at create)."""
-    check = state["spec"].get("healthcheck")
-    return bool(check and check.get("Test") and check["Test"] != ["NONE"])
 
 
 def _build_args(args, project):

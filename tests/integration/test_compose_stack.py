@@ -43,7 +43,8 @@ def test_up_in_order_port_names_volume_and_down(mc, compose):  # noqa: F811
     assert "app: web said: hello from the web service" in logs
     assert "app: data ready" in logs
     # The published port answers from the host, on 127.0.0.1.
-    assert http_get(f"http://127.0.0.1:{env['WEB_PORT']}/") == "hello from the web service\n"
+    assert wait_for(lambda: http_get(f"http://127.0.0.1:{env['WEB_PORT']}/"), timeout=10,
+                    what="the published port") == "hello from the web service\n"
     # Services reach each other by service name and alias, inside the chosen subnet.
     reach = project.ok("exec", "-T", "app", "sh", "-c",
                        "wget -q -O - http://web/ && wget -q -O - http://www/ && "

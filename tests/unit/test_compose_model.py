@@ -330,3 +330,9 @@ def test_unknown_keys_in_sections_warn(tmp_path):
     assert "compose.yaml:6: services.a.healthcheck.intervall: unknown key, ignored" in \
         result.warnings
     assert "compose.yaml:7: secrets: not supported, ignored" in result.warnings
+
+
+def test_project_name_from_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=Dotenv_Name\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
+    assert load_project(cwd=str(tmp_path), environ={}).name == "dotenv_name"
