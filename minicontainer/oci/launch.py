@@ -130,7 +130,7 @@ def start_container(root, container_id, log):
             from .commands import destroy_processes
             destroy_processes(record)
             raise
-    from ..runtime.launcher import release_waiting
+    from ..runtime.startfifo import release_waiting  # not launcher: 7 ms less to import
     release_waiting(oci["fifo"], record["pid"])
     record = oci_state.save_fields(store, container_id, status="running",
                                    oci={"started": _now()})

@@ -396,9 +396,6 @@ def test_bad_bundles_fail_with_one_line(oci, tmp_path):
     assert json.loads(oci.ok("list", "--format", "json").stdout) == []
 
 
-@pytest.mark.xfail(reason="the default config's ambient capabilities are not inheritable: "
-                   "raising them fails with EPERM (reported to oci-core, request 6)",
-                   strict=False)
 def test_spec_writes_a_runnable_default_config(oci, tmp_path):
     bundle = make_bundle(str(tmp_path), ["true"])
     os.unlink(os.path.join(bundle, "config.json"))

@@ -286,3 +286,17 @@ def test_console_socket_carries_a_descriptor(tmp_path):
 def test_console_socket_missing(tmp_path):
     with pytest.raises(Exception, match="console socket"):
         send_master(str(tmp_path / "nothere.sock"), 0)
+
+
+# -- the record reader without the json module ------------------------------------------------
+
+@pytest.mark.parametrize("text", ['{"a": [1, 2.5, "x\\u00e9", true, null, {"b": -3e2}]}',
+                                  ' \n [] \n', '"s"', '{"nested": {"deep": [[[]]]}}'])
+def test_parse_json_matches_the_json_module(text):
+    assert oci_state.parse_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "[1,]", "nope"])
+def test_parse_json_refuses_broken_records(text):
+    with pytest.raises(Exception, match="not valid JSON"):
+        oci_state.parse_json(text)
