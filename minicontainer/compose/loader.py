@@ -72,17 +72,23 @@ def _loader_class(file):
     _yaml_12_scalars(MarkedLoader)
 
     def mapping(loader, node):
-        loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
+        own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor) come first, own keys last
+        merged = len(node.value) - own
         result = Map(file=file, line=node.start_mark.line + 1)
-        for key_node, value_node in node.value:
+        own_keys = set()
+        for position, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise error((file, key_node.start_mark.line + 1), None,
                             f"a mapping key must be a plain value, not {type(key).__name__}")
             key = str(key) if not isinstance(key, str) else key
-            if key in result:
-                raise error((file, key_node.start_mark.line + 1), None,
-                            f"mapping key {key!r} already defined at line {result.lines[key][1]}")
+            if position >= merged:
+                if key in own_keys:
+                    raise error((file, key_node.start_mark.line + 1), None,
+                                f"mapping key {key!r} already defined at line "
+                                f"{result.lines[key][1]}")
+                own_keys.add(key)
             result[key] = loader.construct_object(value_node, deep=True)
             result.lines[key] = (file, key_node.start_mark.line + 1)
         return result

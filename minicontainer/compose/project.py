@@ -69,6 +69,8 @@ class Operations:
 
     def pull(self, names=(), ignore_failures=False):
         from ..image import ensure_image
+        if _default_pull() == "never":  # MINICONTAINER_PULL=never: no registry traffic at all
+            raise ComposeError("pulling is disabled (MINICONTAINER_PULL=never)")
         for name in self.selected(names):
             service = self.project.services[name]
             if service["build"] is not None and service["pull_policy"] != "always":
@@ -93,6 +95,8 @@ class Operations:
             elif present is None or service["pull_policy"] == "always":
                 policy = service["pull_policy"] or _default_pull()
                 policy = {"if_not_present": "missing", "build": "missing"}.get(policy, policy)
+                if _default_pull() == "never":  # the environment forbids registry traffic
+                    policy = "never"
                 ensure_image(data_root(), service["image"], policy)
             ids[name] = _image_id(service["image"])
         return ids

@@ -109,3 +109,17 @@ def test_env_file_syntax(tmp_path):
     assert read_env_file(str(tmp_path / "missing"), required=False) == {}
     with pytest.raises(ComposeError, match="env file not found"):
         read_env_file(str(tmp_path / "missing"))
+
+
+def test_anchors_merge_keys_and_extension_fields(tmp_path):
+    from minicontainer.compose.model import load_project
+    (tmp_path / "compose.yaml").write_text(
+        "x-common: &common\n  image: busybox\n  environment: {A: '1'}\n"
+        "services:\n  a:\n    <<: *common\n    command: [echo, a]\n"
+        "  b:\n    <<: *common\n    image: other\n")
+    warnings = []
+    project = load_project(cwd=str(tmp_path), project="p", environ={}, warn=warnings.append)
+    assert project.services["a"]["image"] == "busybox"
+    assert project.services["a"]["environment"] == {"A": "1"}
+    assert project.services["b"]["image"] == "other"
+    assert warnings == []
