@@ -62,24 +62,32 @@ def create_container(root, container_id, options, log, detach=True):
     oci = {"bundle": bundle_dir, "annotations": dict(bundle.annotations or {}),
            "oci_version": bundle.oci_version, "created": _now(), "fifo": fifo,
            "hooks": hooks, "creating": True}
-    runtime_hooks = ()
+
+    def record_early(pid):
+        # Before anything that may hang or crash (the hooks, the init's setup):
+        # the pid and the cgroup on disk, so a `delete` after a crash of this
+        # very process still finds and releases them.
+        container.state.update(pid=pid, started=oci_state.process_state(pid)[1],
+                               cgroup=container.cgroup.record())
+        store.save(container_id, container.state)
+
+    def runtime_hooks_now(pid):
+        # In the launcher, once the init is in its cgroup and before it builds
+        # its root: where runc runs them (a CNI plugin can wire the network
+        # namespace here).
+        document = oci_state.oci_state(container_id, container.state)
+        document.update(status="creating", pid=pid)
+        run_all("prestart", hooks, document)
+        run_all("createRuntime", hooks, document)
+    launch_hooks = (record_early,)
     if hooks.get("prestart") or hooks.get("createRuntime"):
-        def runtime_hooks_now(pid):
-            # In the launcher, once the init is in its cgroup and before it
-            # builds its root: where runc runs them (a CNI plugin can wire the
-            # network namespace here).
-            document = oci_state.oci_state(container_id, dict(
-                store.load(container_id), pid=pid, started=oci_state.process_state(pid)[1]))
-            document.update(status="creating", pid=pid)
-            run_all("prestart", hooks, document)
-            run_all("createRuntime", hooks, document)
-        runtime_hooks = (runtime_hooks_now,)
+        launch_hooks += (runtime_hooks_now,)
     try:
         # Container.start saves its in-memory record: the OCI part goes in it.
         container.state["oci"] = oci
         store.save(container_id, container.state)
         proc = container.start((0, 1, 2), start_fifo=fifo, foreground=False,
-                               extra_hooks=runtime_hooks)
+                               extra_hooks=launch_hooks)
         record = oci_state.save_fields(store, container_id, status="created",
                                        oci={"creating": False})
         if hooks.get("createContainer"):

@@ -125,6 +125,8 @@ def status(state):
         return "creating" if oci.get("creating") else "stopped"
     if not init_alive(state):
         return "stopped"
+    if oci.get("creating"):
+        return "creating"
     fifo = oci.get("fifo")
     if fifo and os.path.exists(fifo):
         return "created"

@@ -340,6 +340,35 @@ def test_a_failing_poststop_hook_is_only_a_warning(oci, tmp_path):
     oci.fails("state", container_id)
 
 
+def test_delete_after_create_itself_crashed_releases_everything(oci, tmp_path):
+    started = tmp_path / "hook-started"
+    slow = _hook(tmp_path, "slow", f"touch {started}; exec sleep 2\n")
+    bundle = make_bundle(str(tmp_path), ["true"], hooks={"prestart": [{"path": slow}]})
+    container_id = _id("crash-create")
+    with open(tmp_path / "create.err", "w") as err:
+        create = subprocess.Popen(oci.argv("create", "--bundle", bundle, container_id),
+                                  stdout=subprocess.DEVNULL, stderr=err)
+        wait_for(started.exists, what="the prestart hook to start")
+        create.kill()  # create dies in the middle: init made, in its cgroup, not set up
+        create.wait()
+    record = json.load(open(os.path.join(oci.root, "containers", container_id, "state.json")))
+    assert record["cgroup"]["paths"] and record["pid"]
+    assert oci.status(container_id) in ("creating", "stopped")
+    oci.ok("delete", container_id)
+    for path in record["cgroup"]["paths"].values():
+        assert not os.path.exists(path)
+    wait_for(lambda: oci_state_gone(record["pid"]), what="the orphaned init to be gone")
+    assert json.loads(oci.ok("list", "--format", "json").stdout) == []
+
+
+def oci_state_gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 # -- terminal ---------------------------------------------------------------------------------------
 
 def test_console_socket_receives_the_pty_master(oci, tmp_path):
@@ -372,6 +401,49 @@ def test_console_socket_receives_the_pty_master(oci, tmp_path):
     assert wait_exit(pid) == 0
     assert output.replace(b"\r\n", b"\n") == b"/dev/pts/0\nin-a-terminal\n"
     oci.ok("delete", _id("tty"))
+
+
+def test_exec_with_a_terminal_through_the_console_socket(oci, tmp_path):
+    from minicontainer.oci.console import receive_master
+    container_id, pid, _ = _create(oci, tmp_path, "ttyexec", ["sleep", "100"])
+    oci.ok("start", container_id)
+    sock_path = str(tmp_path / "exec-console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1)
+    exec_pid_file = str(tmp_path / "ttyexec.pid")
+    try:
+        result = oci("exec", "--tty", "--console-socket", sock_path, "--detach",
+                     "--pid-file", exec_pid_file, container_id, "sh", "-c", "tty; exit 3",
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert result.returncode == 0
+        _name, master = receive_master(listener)
+    finally:
+        listener.close()
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert wait_exit(read_pid_file(exec_pid_file)) == 3
+    assert output.strip() == b"/dev/pts/0"
+    oci.ok("delete", "--force", container_id)
+    wait_exit(pid)
+
+
+def test_kill_of_a_created_container_ends_its_waiting_init(oci, tmp_path):
+    container_id, pid, _ = _create(oci, tmp_path, "killcreated", ["echo", "never"])
+    oci.ok("kill", container_id, "KILL")
+    assert wait_exit(pid) == 137
+    assert oci.status(container_id) == "stopped"
+    assert "it is stopped" in oci.fails("start", container_id).stderr
+    oci.ok("delete", container_id)
+    assert _output(tmp_path, "killcreated") == ""
 
 
 def test_terminal_without_console_socket_is_refused(oci, tmp_path):
