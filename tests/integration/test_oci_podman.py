@@ -80,9 +80,6 @@ def test_detached_exec_stop_and_rm(podman):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.xfail(reason="Podman's config denies every device and relies on the runtime "
-                   "adding runc's default allow rules (/dev/ptmx...); reported to oci-core, "
-                   "request 7", strict=False)
 def test_terminal(podman):
     command = " ".join(f"'{arg}'" for arg in podman.argv(
         "run", "--rm", "-t", *podman.run_flags(), "mctest-busybox", "sh", "-c", "tty; exit 5"))
