@@ -162,7 +162,7 @@ def run(ctx, detach, remove, env, labels, entrypoint, name, no_deps, service_por
     tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
     code = _operations(ctx).run(service, list(command), remove, detach, env, entrypoint, name,
                                 no_deps, service_ports, user, workdir, tty,
-                                interactive and sys.stdin.isatty(), labels)
+                                interactive, labels)
     ctx.exit(code)
 
 

@@ -57,10 +57,10 @@ class Compose:
         """Any other minicontainer command, on the same roots."""
         return self.mc_plain(*args, env={**self.env, **(env or {})}, **kwargs)
 
-    def __call__(self, *args, timeout=180, env=None):
+    def __call__(self, *args, timeout=180, env=None, **kwargs):
         flags = [part for f in self.files for part in ("-f", f)]
         return self.mc_plain("compose", *flags, "-p", self.project, *args, timeout=timeout,
-                       cwd=self.directory, env={**self.env, **(env or {})})
+                             cwd=self.directory, env={**self.env, **(env or {})}, **kwargs)
 
     def ok(self, *args, **kwargs):
         result = self(*args, **kwargs)

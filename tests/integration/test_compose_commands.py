@@ -87,6 +87,12 @@ def test_up_one_service_starts_its_dependencies_only(compose, tmp_path):  # noqa
     run = project.ok("run", "--rm", "-T", "--no-deps", "-e", "X=1", "other", "sh", "-c",
                      "echo $X; ping -c 1 -W 5 web >/dev/null && echo reached")
     assert run.stdout == "1\nreached\n"
+    piped = project.ok("run", "--rm", "-T", "--no-deps", "other", "tr", "a-z", "A-Z",
+                       input="through stdin\n")
+    assert piped.stdout == "THROUGH STDIN\n"
+    # exec -T takes stdin too
+    piped = project.ok("exec", "-T", "web", "wc", "-l", input="1\n2\n3\n")
+    assert piped.stdout.strip() == "3"
     assert {row["Service"] for row in project.ps("-a")} == {"db", "web"}
     down = project.ok("down", "-t", "0")
     assert "Network mctest-partial_default  Removed" in down.stderr

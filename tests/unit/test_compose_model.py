@@ -336,3 +336,19 @@ def test_project_name_from_dotenv(tmp_path):
     (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=Dotenv_Name\n")
     (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
     assert load_project(cwd=str(tmp_path), environ={}).name == "dotenv_name"
+
+
+def test_env_file_flag_and_service_env_files(tmp_path):
+    (tmp_path / "other.env").write_text("TAG=from-env-file\n")
+    (tmp_path / "app.env").write_text("A=from-app-env\nB=from-app-env\n")
+    result = project(tmp_path, """\
+        services:
+          a:
+            image: "busybox:${TAG:-none}"
+            env_file: [app.env, {path: missing.env, required: false}]
+            environment: {B: overridden}
+        """, env_file=str(tmp_path / "other.env"))
+    assert result.services["a"]["image"] == "busybox:from-env-file"
+    assert result.services["a"]["environment"] == {"A": "from-app-env", "B": "overridden"}
+    message = error_of(tmp_path, "services:\n  a:\n    image: x\n    env_file: nothere.env\n")
+    assert message.startswith("compose.yaml:4: services.a.env_file: ") and "not found" in message
