@@ -69,8 +69,6 @@ COMMANDS = {
     "spec": ({"bundle": (True, False), "rootless": (False, False)}, {"b": "bundle"}, True,
              "spec [--bundle DIR] [--rootless]"),
 }
-for _flags, *_ in COMMANDS.values():
-    _flags["help"] = (False, False)
 # How many positional arguments each command needs (min, max; None: any).
 ARITY = {"create": (1, 1), "run": (1, 1), "start": (1, 1), "state": (1, 1), "kill": (1, 2),
          "delete": (1, 1), "exec": (1, None), "ps": (1, None), "list": (0, 0),
@@ -107,6 +105,10 @@ def parse_flags(argv, flags, shorts, interleave):
             continue
         name, has_value, value = arg.lstrip("-").partition("=")
         name = shorts.get(name, name)
+        if name in ("help", "h") and name not in flags:  # every command has --help
+            options["help"] = True
+            i += 1
+            continue
         if name not in flags:
             raise UsageError(f"flag provided but not defined: {arg.partition('=')[0]}")
         takes, repeatable = flags[name]
