@@ -284,8 +284,15 @@ class Containerd:
         self.address = os.path.join(self.dir, "containerd.sock")
         self.runc_root = os.path.join(self.dir, "oci-root")
         self.proc = None
+        self._shared = {}
+
+    # containerd 1.6's shims put their sockets in /run/containerd/s whatever
+    # the state directory, and ctr its fifos in /run/containerd/fifo unless told:
+    # what the tests made there is removed again (only if still empty).
+    SHARED_DIRS = ("/run/containerd", "/run/containerd/s", "/run/containerd/fifo")
 
     def start(self):
+        self._shared = {path: os.path.isdir(path) for path in self.SHARED_DIRS}
         config = os.path.join(self.dir, "config.toml")
         with open(config, "w") as f:
             f.write(CONTAINERD_CONFIG.format(d=self.dir))
@@ -306,7 +313,13 @@ class Containerd:
                               timeout=timeout, **kwargs)
 
     def runtime_flags(self):
-        return ["--runc-binary", OCI_BINARY, "--runc-root", self.runc_root]
+        """For `ctr run`: our runtime, its root, and the fifos in our directory."""
+        return ["--runc-binary", OCI_BINARY, "--runc-root", self.runc_root,
+                "--fifo-dir", self.fifo_dir]
+
+    @property
+    def fifo_dir(self):
+        return os.path.join(self.dir, "fifo")
 
     def tasks(self):
         """task name -> status (RUNNING, PAUSED, STOPPED...)."""
@@ -333,6 +346,12 @@ class Containerd:
             stop_pid(pid)
         unmount_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
+        for path in sorted(self._shared, key=len, reverse=True):
+            if not self._shared[path]:
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
 
 
 def own_cgroups():
@@ -376,6 +395,7 @@ class Podman:
         self.oci_root = DEFAULT_OCI_ROOT
         self.cgroup_parent = podman_cgroup_parent(f"mctest-podman-{os.getpid()}")
         self._existed = {}
+        self._run_dirs = {}
 
     def argv(self, *args):
         return ["podman", "--root", os.path.join(self.dir, "root"),

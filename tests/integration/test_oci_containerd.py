@@ -96,7 +96,8 @@ def test_task_exec_ps_pause_resume(containerd):
     assert containerd.ctr("run", "-d", *containerd.runtime_flags(), containerd.IMAGE, name,
                           "sleep", "100").returncode == 0
     try:
-        result = containerd.ctr("task", "exec", "--exec-id", "e1", name,
+        result = containerd.ctr("task", "exec", "--fifo-dir", containerd.fifo_dir,
+                                "--exec-id", "e1", name,
                                 "sh", "-c", "echo exec in $(cat /proc/1/comm); exit 4")
         assert result.returncode == 4 and result.stdout == "exec in sleep\n"
         pid = containerd.task_pid(name)
@@ -135,7 +136,8 @@ def test_terminal(containerd):
                           "sleep", "100").returncode == 0
     try:
         result = _in_terminal(["ctr", "--address", containerd.address, "task", "exec", "-t",
-                               "--exec-id", "t1", name, "sh", "-c", "tty; exit 6"])
+                               "--fifo-dir", containerd.fifo_dir, "--exec-id", "t1", name,
+                               "sh", "-c", "tty; exit 6"])
         assert result.returncode == 6 and "/dev/pts/" in result.stdout
     finally:
         containerd.ctr("task", "kill", "-s", "SIGKILL", name)
