@@ -97,7 +97,11 @@ class Operations:
                 policy = {"if_not_present": "missing", "build": "missing"}.get(policy, policy)
                 if _default_pull() == "never":  # the environment forbids registry traffic
                     policy = "never"
-                ensure_image(data_root(), service["image"], policy)
+                try:
+                    ensure_image(data_root(), service["image"], policy)
+                except NotFound as exc:
+                    from .preflight import located
+                    raise located(self.project, name, "image", exc.message) from None
             ids[name] = _image_id(service["image"])
         return ids
 

@@ -153,13 +153,13 @@ class Views(Operations):
         from ..container import Container
         from .specs import oneoff_name, service_spec
         service = self.project.service(service_name)
+        self.ensure_images([service_name])
         if not no_deps and service["depends_on"]:
             self.up(names=[d for d in service["depends_on"] if d in self.project.services])
-        else:
-            self.ensure_images([service_name])
-            self.ensure_networks()
-            self.ensure_volumes()
-            self.ensure_bind_sources([service_name])
+            self.wait_for_dependencies(service)
+        self.ensure_networks()
+        self.ensure_volumes()
+        self.ensure_bind_sources([service_name])
         overrides = {"rm": True} if remove else {}
         if env:
             overrides["env"] = [f"{k}={v}" for k, v in service["environment"].items()] + list(env)

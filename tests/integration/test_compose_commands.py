@@ -3,7 +3,7 @@ dependencies, up SERVICE, run, network_mode and the default network."""
 
 import textwrap
 
-from compose_helpers import compose, needs_tini  # noqa: F401
+from compose_helpers import compose, needs_tini, resources  # noqa: F401
 from conftest import needs_busybox, needs_root
 
 pytestmark = [needs_root, needs_busybox, needs_tini]
@@ -117,3 +117,22 @@ def test_network_mode_service_shares_the_network_namespace(compose, tmp_path):  
                      "http://127.0.0.1:8000/hostname").stdout
     app_hostname = project.ok("exec", "-T", "app", "hostname").stdout
     assert out == app_hostname
+
+
+def test_a_missing_image_fails_at_its_line_creating_nothing(compose, tmp_path):  # noqa: F811
+    text = """\
+        services:
+          db:
+            image: busybox
+          web:
+            image: mctest-no-such-image
+            depends_on: [db]
+        """
+    project = compose(write(tmp_path, text), "mctest-noimage")
+    before = resources(project)
+    result = project("up", "-d")
+    assert result.returncode == 1
+    assert "compose.yaml:5: services.web.image: " in result.stderr
+    assert "mctest-no-such-image" in result.stderr
+    networks, volumes, _images, containers = resources(project)
+    assert (networks, volumes, containers) == (before[0], before[1], before[3])
