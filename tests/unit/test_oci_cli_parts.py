@@ -300,3 +300,40 @@ def test_parse_json_matches_the_json_module(text):
 def test_parse_json_refuses_broken_records(text):
     with pytest.raises(Exception, match="not valid JSON"):
         oci_state.parse_json(text)
+
+
+# -- exec's process ----------------------------------------------------------------------------
+
+def _record():
+    from minicontainer.spec import ContainerSpec, Security
+    spec = ContainerSpec(rootfs="/r", args=("sleep", "100"), env=("PATH=/bin", "A=1"),
+                         cwd="/", user="0:0", security=Security(group_add=("10",)))
+    return {"spec": spec.to_json_dict(), "pid": 1}
+
+
+def test_exec_flags_change_the_containers_process():
+    from minicontainer.oci.process import exec_spec
+    spec = exec_spec(_record(), {"env": ["B=2"], "cwd": "/tmp", "user": "1000:1000",
+                                 "tty": True, "additional-gids": ["20"],
+                                 "no-new-privs": True}, ["sh", "-c", "true"])
+    assert spec.args == ("sh", "-c", "true")
+    assert spec.env == ("PATH=/bin", "A=1", "B=2")
+    assert (spec.cwd, spec.user, spec.tty, spec.interactive) == ("/tmp", "1000:1000", True, True)
+    assert spec.security.group_add == ("10", "20") and spec.security.no_new_privileges
+
+
+def test_exec_process_json(tmp_path):
+    from minicontainer.oci.process import exec_spec
+    path = tmp_path / "process.json"
+    path.write_text(json.dumps({"args": ["id"], "env": ["X=1"], "cwd": "/work",
+                                "user": {"uid": 5, "gid": 6}, "terminal": False}))
+    spec = exec_spec(_record(), {"process": str(path)}, [])
+    assert spec.args == ("id",) and spec.env == ("X=1",) and spec.cwd == "/work"
+    assert spec.user == "5:6" and spec.interactive
+    with pytest.raises(SpecError, match="either in --process or as arguments"):
+        exec_spec(_record(), {"process": str(path)}, ["ls"])
+    path.write_text("{")
+    with pytest.raises(SpecError, match="not valid JSON"):
+        exec_spec(_record(), {"process": str(path)}, [])
+    with pytest.raises(SpecError, match="no command"):
+        exec_spec(_record(), {}, [])
