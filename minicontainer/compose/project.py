@@ -155,6 +155,8 @@ class Operations:
            no_recreate=False, no_deps=False, no_start=False, timeout=None):
         """Create what is missing, recreate what changed, start in dependency order."""
         services = self.project.services
+        for name in names:
+            self.project.service(name)  # an unknown name fails before anything happens
         wanted = set(names) if no_deps else plan.with_dependencies(services, names or services)
         order = [name for name in plan.start_order(services) if name in wanted]
         image_ids = self.ensure_images(order, build, no_build)

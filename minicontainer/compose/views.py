@@ -15,6 +15,7 @@ class Views(Operations):
     # -- ps -----------------------------------------------------------------------------
 
     def ps_rows(self, names=(), show_all=False):
+        self.selected(names)  # unknown service names fail
         rows = []
         for state in self.containers():
             labels = plan.labels_of(state)
@@ -54,6 +55,7 @@ class Views(Operations):
     # -- logs ---------------------------------------------------------------------------
 
     def logs(self, names=(), follow=False, tail=None, timestamps=False, prefix=True):
+        self.selected(names)  # unknown service names fail
         from .. import logs as logfile
         from ..state import StateStore
         store = StateStore()
@@ -106,6 +108,7 @@ class Views(Operations):
     # -- top ----------------------------------------------------------------------------
 
     def top(self, names=()):
+        self.selected(names)  # unknown service names fail
         for state in self.containers():
             if names and plan.labels_of(state).get(plan.LABEL_SERVICE) not in names:
                 continue

@@ -352,3 +352,12 @@ def test_env_file_flag_and_service_env_files(tmp_path):
     assert result.services["a"]["environment"] == {"A": "from-app-env", "B": "overridden"}
     message = error_of(tmp_path, "services:\n  a:\n    image: x\n    env_file: nothere.env\n")
     assert message.startswith("compose.yaml:4: services.a.env_file: ") and "not found" in message
+
+
+def test_unknown_service_names_on_the_command_line(tmp_path):
+    from minicontainer.compose.views import Views
+    ops = Views(project(tmp_path, "services:\n  a:\n    image: x\n"))
+    for call in (lambda: ops.up(["nope"]), lambda: ops.stop(["nope"]),
+                 lambda: ops.logs(["nope"]), lambda: ops.ps_rows(["nope"])):
+        with pytest.raises(ComposeError, match="no such service: nope"):
+            call()
