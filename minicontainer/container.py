@@ -54,7 +54,7 @@ def resolve_image(spec):
                             if spec.healthcheck else None), None, ()
     from .image.config import merge_run_config
     from .state import data_root
-    if spec.pull != "missing" or image._cached_image(data_root(), spec.rootfs) is None:
+    if spec.pull == "always" or image._cached_image(data_root(), spec.rootfs) is None:
         image.ensure_image(data_root(), spec.rootfs, spec.pull)
     config, handle = image.open_image(data_root(), spec.rootfs)
     run = merge_run_config(config, {"entrypoint": spec.entrypoint, "args": spec.args,
