@@ -91,7 +91,7 @@ def test_task_kill(containerd):
     assert containerd.ctr("container", "rm", name).returncode == 0
 
 
-def test_task_exec_ps_pause_resume(containerd):
+def test_task_exec_ps_metrics_pause_resume_kill_all(containerd):
     name = _name("exec")
     assert containerd.ctr("run", "-d", *containerd.runtime_flags(), containerd.IMAGE, name,
                           "sleep", "100").returncode == 0
@@ -103,6 +103,8 @@ def test_task_exec_ps_pause_resume(containerd):
         pid = containerd.task_pid(name)
         ps = containerd.ctr("task", "ps", name).stdout.split()
         assert str(pid) in ps
+        metrics = containerd.ctr("task", "metrics", name).stdout  # read from our cgroup
+        assert "pids.current" in metrics and "memory.usage_in_bytes" in metrics
         assert containerd.ctr("task", "pause", name).returncode == 0
         assert containerd.tasks()[name] == "PAUSED"
         assert containerd.ctr("task", "resume", name).returncode == 0
@@ -111,6 +113,8 @@ def test_task_exec_ps_pause_resume(containerd):
             [OCI_BINARY, "--root", os.path.join(containerd.runc_root, "default"), "state", name],
             capture_output=True, text=True).stdout)
         assert state["status"] == "running" and state["pid"] == pid
+        assert containerd.ctr("task", "kill", "--all", "-s", "SIGKILL", name).returncode == 0
+        wait_for(lambda: containerd.tasks().get(name) == "STOPPED", what="the task to stop")
     finally:
         containerd.ctr("task", "kill", "-s", "SIGKILL", name)
         wait_for(lambda: containerd.tasks().get(name) == "STOPPED", what="the task to stop")
