@@ -87,3 +87,23 @@ def test_terminal(podman):
                             text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 5, result.stdout + result.stderr
     assert "/dev/pts/0" in result.stdout
+
+
+def test_pause_unpause_top_kill_wait(podman):
+    name = f"mctest-podpause-{os.getpid()}"
+    result = podman("run", "-d", "--name", name, *podman.run_flags(), "mctest-busybox",
+                    "sleep", "100", stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    try:
+        def status():
+            return podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+        assert podman("pause", name).returncode == 0 and status() == "paused"
+        assert podman("unpause", name).returncode == 0 and status() == "running"
+        top = podman("top", name).stdout
+        assert "sleep 100" in top
+        assert podman("kill", name).returncode == 0  # SIGKILL, Podman's default
+        result = podman("wait", name)
+        assert result.returncode == 0 and result.stdout.strip() == "137"
+    finally:
+        result = podman("rm", "--force", name)
+    assert result.returncode == 0, result.stderr
