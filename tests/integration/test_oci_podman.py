@@ -70,6 +70,13 @@ def test_detached_exec_stop_and_rm(podman):
     try:
         result = podman("exec", name, "sh", "-c", "echo exec ok; exit 4")
         assert result.returncode == 4 and result.stdout == "exec ok\n", result.stderr
+        result = podman("exec", "-i", name, "sh", "-c", "read x; echo got $x", input="line\n")
+        assert result.returncode == 0 and result.stdout == "got line\n", result.stderr
+        command = " ".join(f"'{arg}'" for arg in podman.argv("exec", "-t", name,
+                                                              "sh", "-c", "tty; exit 6"))
+        result = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True,
+                                text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert result.returncode == 6 and "/dev/pts/" in result.stdout
         inspect = json.loads(podman("inspect", name).stdout)[0]
         assert inspect["State"]["Status"] == "running"
         assert podman("stop", "-t", "10", name).returncode == 0
