@@ -346,6 +346,13 @@ class Containerd:
             stop_pid(pid)
         unmount_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
+        sockets = "/run/containerd/s"
+        if not self._shared.get(sockets, True):
+            # Each shim removes its socket as it exits, shortly after its task.
+            deadline = time.monotonic() + 10
+            while os.path.isdir(sockets) and os.listdir(sockets) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
         for path in sorted(self._shared, key=len, reverse=True):
             if not self._shared[path]:
                 try:
