@@ -23,9 +23,9 @@ pytestmark = [
     pytest.mark.skipif(not all(shutil.which(tool) for tool in
                                ("containerd", "ctr", "containerd-shim-runc-v2")),
                        reason="machine lacks containerd (apt-get install containerd)"),
-    pytest.mark.skipif(not shutil.which("script"),
-                       reason="machine lacks script(1) for a terminal (util-linux)"),
 ]
+needs_script = pytest.mark.skipif(not shutil.which("script"),
+                                  reason="machine lacks script(1) for a terminal (util-linux)")
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +129,7 @@ def _in_terminal(command):
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
+@needs_script
 def test_terminal(containerd):
     result = _in_terminal(["ctr", "--address", containerd.address, "run", "-t", "--rm",
                            *containerd.runtime_flags(), containerd.IMAGE, _name("tty"),
