@@ -212,7 +212,8 @@ def inspect_document(data_root, name):
         "Os": data["Os"], "Size": data["Size"],
         "GraphDriver": {"Name": "overlay", "Data": {
             "LowerDir": ":".join(reversed(layer_dirs))}},
-        "RootFS": data["RootFS"], "Metadata": {"LastTagTime": ""},
+        "RootFS": {"Type": "layers", "Layers": list((data.get("RootFS") or {}).get("diff_ids", []))},
+        "Metadata": {"LastTagTime": ""},
         "Manifest": data["Manifest"],
     }
     if data.get("Variant"):

@@ -21,7 +21,7 @@ import os
 import stat
 import time
 
-from ..errors import SetupError, SpecError, from_oserror
+from ..errors import MiniContainerError, SetupError, SpecError, from_oserror
 from ..linux import cgroupfs
 
 # How long to wait for the kernel to finish freezing (it reports "FREEZING"
@@ -278,14 +278,23 @@ class CgroupManager:
         Call after kill(): the kernel refuses to remove a populated cgroup.
         Idempotent: a missing directory counts as removed.
         """
+        failure = None
         for leaf in self.unique_dirs():
             if not os.path.isdir(leaf):
                 continue
-            # nested cgroups the container made itself go first, deepest first
-            for root, dirs, _files in os.walk(leaf, topdown=False):
-                for name in dirs:
-                    self._remove(os.path.join(root, name), "remove a cgroup the container made")
-            self._remove(leaf, "remove the container's cgroup")
+            # One hierarchy that refuses must not leave the others behind:
+            # every one is tried, then the first failure is raised.
+            try:
+                # nested cgroups the container made itself go first, deepest first
+                for root, dirs, _files in os.walk(leaf, topdown=False):
+                    for name in dirs:
+                        self._remove(os.path.join(root, name),
+                                     "remove a cgroup the container made")
+                self._remove(leaf, "remove the container's cgroup")
+            except MiniContainerError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
         self._remove_created_parents()
 
     def _remove_created_parents(self):

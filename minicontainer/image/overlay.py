@@ -34,7 +34,7 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
     from ..linux import syscalls
     container_dir = os.path.abspath(container_dir)
     merged = os.path.abspath(merged or os.path.join(container_dir, "merged"))
-    layers = [os.path.abspath(path) for path in layers]
+    layers = _topmost_once([os.path.abspath(path) for path in layers])
     upper, work = upper_dir(container_dir), os.path.join(container_dir, "work")
     for path in layers + [upper, work, merged]:
         if any(ch in path for ch in ",:\\\n"):
@@ -73,6 +73,23 @@ def mount_rootfs(layers, container_dir, merged=None, diff_ids=()):
         os.fchdir(saved)
         os.close(saved)
     return merged
+
+
+def _topmost_once(layers):
+    """``layers`` (bottom first) with each directory kept only at its topmost place.
+
+    overlayfs refuses a directory named twice in lowerdir (ELOOP), and an
+    image may list one layer twice (two steps that changed nothing give the
+    same empty layer).  The lower copy is hidden by the upper one anyway: the
+    same files, the same whiteouts, so the merged view does not change.
+    """
+    seen, kept = set(), []
+    for path in reversed(layers):
+        if path not in seen:
+            seen.add(path)
+            kept.append(path)
+    kept.reverse()
+    return kept
 
 
 def _lower_argument(lowers, container_dir):

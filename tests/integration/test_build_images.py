@@ -194,3 +194,20 @@ def test_image_prune_keeps_the_build_cache_and_builder_prune_drops_it(bx, tmp_pa
     cold = bx("build", "-t", "mctest-build/prune:1", str(context))
     assert cold.returncode == 0, cold.stderr
     assert "Running in" in cold.stdout and "Using cache" not in cold.stdout
+
+
+def test_an_image_with_the_same_empty_layer_twice_runs(bx, tmp_path):
+    # A RUN that sets the mode a copied file already has copies it up unchanged:
+    # its layer is the COPY's layer again.  overlayfs refuses a lower directory
+    # named twice, so the runtime names it once (the upper copy hides the lower).
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "app.sh").write_text("#!/bin/sh\necho app\n")
+    os.chmod(context / "app.sh", 0o755)
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY app.sh /app.sh\n"
+                                        "RUN chmod 755 /app.sh\n")
+    assert bx("build", "-t", "mctest-build/twice:1", str(context)).returncode == 0
+    inspect = json.loads(bx("image", "inspect", "mctest-build/twice:1").stdout)[0]
+    layers = inspect["RootFS"]["Layers"]
+    assert len(layers) != len(set(layers)), layers
+    assert _run(bx, "mctest-build/twice:1", "/app.sh") == "app\n"

@@ -216,7 +216,7 @@ def test_commit_a_containers_change_and_run_the_new_image(roots):
     assert out[:3] == ["changed", "x", "whiteout"]
     assert out[3].split()[0] == "2" and "/bin" in out[3]  # ENV added to the image's, not instead
     document = json.loads(roots.cli("image", "inspect", image_id).stdout)[0]
-    assert document["Comment"] == "a change" and len(document["RootFS"]["diff_ids"]) == 2
+    assert document["Comment"] == "a change" and len(document["RootFS"]["Layers"]) == 2
     # the base image is not touched
     assert roots.run("--rm", "--network", "none", "mctest/base:1", "cat",
                      "/etc/greeting").stdout == "original\n"
