@@ -56,15 +56,20 @@ def kill(root, options, args, log):
     container_id = args[0]
     number = parse_signal(args[1] if len(args) > 1 else "SIGTERM")
     _store, record = oci_state.load(root, container_id)
-    current = oci_state.require(record, container_id, ("created", "running", "paused"),
-                                "kill")
+    if oci_state.status(record) in ("stopped", "creating"):
+        # runc's words: containerd's shim recognises "container not running"
+        # (and "no such process") as a process that already finished.
+        raise Conflict(f"cannot kill container {container_id}: container not running "
+                       f"(it is {oci_state.status(record)})")
+    current = oci_state.status(record)
     if options.get("all"):
         signal_all(record, number, current)
         return 0
     try:
         os.kill(record["pid"], number)
     except ProcessLookupError:
-        raise Conflict(f"cannot kill container {container_id}: it is stopped") from None
+        raise Conflict(f"cannot kill container {container_id}: container not running "
+                       "(no such process)") from None
     return 0
 
 

@@ -88,7 +88,8 @@ def test_wrong_state_operations_fail_with_one_line(oci, tmp_path):
     oci.ok("kill", container_id, "KILL")
     assert wait_exit(pid) == 137
     assert oci.status(container_id) == "stopped"
-    assert "it is stopped" in oci.fails("kill", container_id, "TERM").stderr
+    assert "container not running (it is stopped)" in oci.fails(
+        "kill", container_id, "TERM").stderr
     assert "it is stopped" in oci.fails("start", container_id).stderr
     assert "it is stopped" in oci.fails("pause", container_id).stderr
     oci.ok("delete", container_id)
