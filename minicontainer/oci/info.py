@@ -58,7 +58,8 @@ def list(root, options, args, log):  # noqa: A001 - the command's name
     documents = []
     for container_id in store.list_ids():
         try:
-            documents.append(oci_state.oci_state(container_id, oci_state.load(root, container_id)[1]))
+            record = oci_state.load(root, container_id)[1]
+            documents.append(oci_state.oci_state(container_id, record))
         except Exception:  # noqa: BLE001 - a record being removed right now
             continue
     if options.get("quiet"):

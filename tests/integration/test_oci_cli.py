@@ -209,7 +209,7 @@ def test_the_init_killed_behind_our_back_is_stopped_and_deletable(oci, tmp_path)
     assert not os.path.exists(os.path.join(oci.root, "containers", container_id))
 
 
-# -- run ------------------------------------------------------------------------------------------
+# -- run --------------------------------------------------------------------------------------
 
 def test_run_waits_and_returns_the_exit_code(oci, tmp_path):
     bundle = make_bundle(str(tmp_path), ["sh", "-c", "echo ran; exit 5"])
@@ -230,7 +230,7 @@ def test_run_detach(oci, tmp_path):
     assert wait_exit(pid) == 137
 
 
-# -- exec -------------------------------------------------------------------------------------------
+# -- exec -------------------------------------------------------------------------------------
 
 def test_exec_with_arguments_and_flags(oci, tmp_path):
     container_id, pid, _ = _create(oci, tmp_path, "exec", ["sleep", "100"])
@@ -277,7 +277,7 @@ def test_exec_refused_when_not_running(oci, tmp_path):
     oci.ok("delete", container_id)
 
 
-# -- hooks ---------------------------------------------------------------------------------------
+# -- hooks ------------------------------------------------------------------------------------
 
 def _hook(tmp_path, name, body):
     path = tmp_path / name
@@ -370,7 +370,7 @@ def oci_state_gone(pid):
         return True
 
 
-# -- terminal ---------------------------------------------------------------------------------------
+# -- terminal ---------------------------------------------------------------------------------
 
 def test_console_socket_receives_the_pty_master(oci, tmp_path):
     from minicontainer.oci.console import receive_master
@@ -456,7 +456,7 @@ def test_terminal_without_console_socket_is_refused(oci, tmp_path):
         _id("notty")).stderr
 
 
-# -- bundles and spec ---------------------------------------------------------------------------------
+# -- bundles and spec -------------------------------------------------------------------------
 
 def test_bad_bundles_fail_with_one_line(oci, tmp_path):
     empty = tmp_path / "empty"
