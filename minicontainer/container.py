@@ -245,7 +245,7 @@ class Container:
             self.store.save(self.id, state)
         except BaseException:
             if self._pending_network is not None:
-                self._finish_network(None)  # what it wired, known, so that it is undone
+                self._collect_network()  # what it wired, known, so that it is undone
             self._release_runtime()
             raise
         return proc
@@ -289,11 +289,17 @@ class Container:
             name=spec.name, hostname=spec.hostname,
             hosts_file=os.path.join(self.store.container_dir(self.id), "hosts"))
 
-    def _finish_network(self, _pid):
-        """Wait for the network wiring begun by ``_begin_network`` (a launch hook)."""
-        pending, self._pending_network = self._pending_network, None
-        if pending is None:
+    def _finish_network(self, pid):
+        """Wait for the network wiring begun by ``_begin_network``, then attach the
+        further networks (a launch hook)."""
+        if self._pending_network is None:
             return
+        self._collect_network()
+        if self.spec.extra_networks:
+            self._attach_extra_networks(pid)
+
+    def _collect_network(self):
+        pending, self._pending_network = self._pending_network, None
         from .linux import syscalls
         from .supervisor_client import network_attach_finish
 
@@ -304,6 +310,18 @@ class Container:
                        "connect the container to its network: a veth pair with one end in its "
                        "namespace, an address, routes, ports (done by the supervisor while "
                        "the cgroup attach waits)", finish)
+
+    def _attach_extra_networks(self, pid):
+        """The further networks (eth1, ...) that ``network connect`` or compose added."""
+        from .state import data_root
+        from .supervisor_client import network_attach
+        records = [self.network]
+        self.network = records  # so that a failure below detaches what is attached
+        for name, options in self.spec.extra_networks:
+            records.append(network_attach(
+                self.store.root, data_root(), self.id, pid, name, options,
+                name=self.spec.name, hostname=self.spec.hostname,
+                hosts_file=os.path.join(self.store.container_dir(self.id), "hosts")))
 
     def _joined_net_pid(self, spec):
         """--network container:NAME: the pid whose network namespace we join."""

@@ -190,7 +190,11 @@ def connect(ref, network_name, ip=None, aliases=(), state_root=None):
                             NetworkOptions(ip=ip, aliases=tuple(aliases)),
                             name=spec.get("name"), hostname=spec.get("hostname"),
                             hosts_file=os.path.join(store.container_dir(container_id), "hosts"))
-    _mark(store, container_id, network=records + [record])
+    # Kept in the container's config too, as Docker does: a restart (by the
+    # supervisor's policy, or ``start`` after ``stop``) connects it again.
+    spec = dict(spec, extra_networks=list(spec.get("extra_networks", ())) + [
+        [network_name, NetworkOptions(ip=ip, aliases=tuple(aliases)).as_dict()]])
+    _mark(store, container_id, network=records + [record], spec=spec)
     return record
 
 
@@ -203,7 +207,10 @@ def disconnect(ref, network_name, state_root=None):
         raise NotFound(f"container {ref} is not connected to network {network_name}")
     network_detach(store.root, data_root(), container_id, mine[0])
     rest = [r for r in records if r is not mine[0]]
-    _mark(store, container_id, network=rest[0] if len(rest) == 1 else (rest or None))
+    spec = state["spec"]
+    spec = dict(spec, extra_networks=[entry for entry in spec.get("extra_networks", ())
+                                      if entry[0] not in (network_name, mine[0]["network_id"])])
+    _mark(store, container_id, network=rest[0] if len(rest) == 1 else (rest or None), spec=spec)
 
 
 # -- cgroup-backed operations --------------------------------------------------------

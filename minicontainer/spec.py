@@ -160,7 +160,7 @@ class ContainerSpec(Record):
         ("healthcheck", None), ("labels", ()),
         ("mount_plan", "docker"), ("exact_process", False), ("namespace_paths", ()),
         ("sysctl", ()), ("devices", ()), ("cgroup_path", None), ("rootfs_propagation", None),
-        ("umask", None),
+        ("umask", None), ("extra_networks", ()),
     )
     __slots__ = tuple(name for name, _ in FIELDS)
 
@@ -181,6 +181,8 @@ class ContainerSpec(Record):
             data[key] = getattr(self, key).as_dict()
         for key in ("namespace_paths", "sysctl", "devices"):
             data[key] = [list(item) for item in data[key]]
+        data["extra_networks"] = [[name, options.as_dict()]
+                                  for name, options in self.extra_networks]
         return data
 
     @classmethod
@@ -213,4 +215,6 @@ class ContainerSpec(Record):
         for key in ("namespace_paths", "sysctl", "devices"):
             data[key] = tuple(tuple(item) for item in data.get(key, ()))
         data["network_options"] = NetworkOptions(**data.get("network_options", {}))
+        data["extra_networks"] = tuple((name, NetworkOptions(**options))
+                                       for name, options in data.get("extra_networks", ()))
         return cls(**data)

@@ -179,7 +179,7 @@ class Operations:
         started = []
         for name in order:
             service = services[name]
-            spec, extra = specs[name]
+            spec, _extra = specs[name]
             current, action = actions[name]
             if not no_start:
                 self.wait_for_dependencies(service)
@@ -189,12 +189,12 @@ class Operations:
                 self.say("Container", label, "Recreated")
                 action = "create"
             if action == "create":
-                container_id = self._create(spec, extra, start=not no_start)
+                container_id = self._create(spec, start=not no_start)
                 if current is None:
                     self.say("Container", label, "Created")
             elif action == "start" and not no_start:
                 container_id = current["id"]
-                self._start(container_id, extra)
+                self._start(container_id)
             else:
                 self.say("Container", label, "Running" if action == "keep" else "Created")
                 continue
@@ -203,23 +203,16 @@ class Operations:
                 started.append(container_id)
         return started
 
-    def _create(self, spec, extra, start=True):
+    def _create(self, spec, start=True):
         from ..supervisor_client import request
         if start:
-            container_id = request({"op": "run", "spec": spec.to_json_dict()})["id"]
-            self._connect_extra(container_id, extra)
-            return container_id
+            return request({"op": "run", "spec": spec.to_json_dict()})["id"]
         from ..container import Container
         return Container(spec).create()
 
-    def _start(self, container_id, extra):
+    def _start(self, container_id):
         from ..supervisor_client import request
         request({"op": "start", "id": container_id})
-        self._connect_extra(container_id, extra)
-
-    def _connect_extra(self, container_id, extra):
-        for network, options in extra:
-            lifecycle.connect(container_id, network, ip=options.ip, aliases=options.aliases)
 
     def wait_for_dependencies(self, service):
         """Block until each dependency meets its condition (waits.py)."""
@@ -282,7 +275,6 @@ class Operations:
             self.in_parallel(group, stop_one)
 
     def start(self, names=()):
-        from .specs import network_plan
         for name in self.selected(names):
             service = self.project.services[name]
             containers = self.containers(name)
@@ -292,7 +284,7 @@ class Operations:
                 if lifecycle.current_status(state) in RUNNING:
                     continue
                 self.wait_for_dependencies(service)
-                self._start(state["id"], network_plan(self.project, service)[2])
+                self._start(state["id"])
                 self.say("Container", state.get("name"), "Started")
 
     def restart(self, names=(), timeout=None):

@@ -114,7 +114,9 @@ def service_spec(project, service, number=1, command=None, oneoff=False, name=No
     hashed = spec.replace(labels=tuple(sorted(labels.items()))).to_json_dict()
     hashed.pop("pull", None)  # how to fetch the image is not what the container is
     labels[LABEL_HASH] = config_hash(hashed, {"networks": extra_json, "image": image_id})
-    return spec.replace(labels=tuple(labels.items())), extra
+    # The further networks travel in the spec: the container's start attaches
+    # them (eth1, ...), a restart by the supervisor's policy included.
+    return spec.replace(labels=tuple(labels.items()), extra_networks=tuple(extra)), extra
 
 
 def _located(project, service, exc):

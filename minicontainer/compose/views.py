@@ -175,7 +175,7 @@ class Views(Operations):
             overrides["interactive"] = True
         if labels:
             overrides["label"] = [f"{k}={v}" for k, v in service["labels"].items()] + list(labels)
-        spec, extra = service_spec(self.project, service, command=command or None, oneoff=True,
+        spec, _extra = service_spec(self.project, service, command=command or None, oneoff=True,
                                    name=name or oneoff_name(self.project, service),
                                    overrides=overrides)
         if service_ports:
@@ -186,7 +186,7 @@ class Views(Operations):
         if entrypoint is not None:
             spec = spec.replace(entrypoint=entrypoint)
         if detach:
-            id_ = self._create(spec, extra)
+            id_ = self._create(spec)
             self.out.write(id_ + "\n")
             return 0
         return Container(spec).run().exit_code

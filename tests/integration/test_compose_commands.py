@@ -136,3 +136,32 @@ def test_a_missing_image_fails_at_its_line_creating_nothing(compose, tmp_path): 
     assert "mctest-no-such-image" in result.stderr
     networks, volumes, _images, containers = resources(project)
     assert (networks, volumes, containers) == (before[0], before[1], before[3])
+
+
+
+TWO_NETWORKS = """\
+    services:
+      box:
+        image: busybox
+        command: ["sh", "-c", "ip -o link show eth1 >/dev/null && echo has-eth1 || echo no-eth1; sleep 1; exit 1"]
+        networks: [front, back]
+        restart: always
+    networks:
+      front: {}
+      back: {}
+    """
+
+
+def test_a_service_on_two_networks_keeps_both_when_restarted_by_its_policy(compose, tmp_path):  # noqa: F811
+    # The supervisor restarts the container (restart: always) with no help from
+    # compose: the second network must come back from the container's own config.
+    import time
+    project = compose(write(tmp_path, TWO_NETWORKS), "mctest-twonet")
+    project.ok("up", "-d")
+    deadline = time.monotonic() + 30
+    lines = []
+    while time.monotonic() < deadline and len(lines) < 3:
+        time.sleep(0.5)
+        lines = project.ok("logs", "--no-log-prefix", "box").stdout.split()
+    assert lines[:3] == ["has-eth1"] * 3, lines
+    project.ok("down", "-t", "1")

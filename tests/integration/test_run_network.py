@@ -155,3 +155,20 @@ def test_connect_and_disconnect_a_running_container(mc, network):
     gone = mc("exec", "mctest-conn", "ip", "-o", "link", "show", "eth1")
     assert gone.returncode != 0
     assert mc("rm", "-f", "mctest-conn").returncode == 0
+
+
+def test_a_connected_network_comes_back_after_a_restart(mc, network):
+    # As in Docker, `network connect` changes the container's configuration:
+    # a restart attaches eth1 again; after `disconnect` a restart does not.
+    name, subnet = network
+    started = mc("run", "-d", "--name", "mctest-reconn", *NO_DNS, "busybox", "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    assert mc("network", "connect", name, "mctest-reconn").returncode == 0
+    assert mc("restart", "-t", "1", "mctest-reconn").returncode == 0
+    shown = mc("exec", "mctest-reconn", "ip", "-o", "-4", "addr", "show", "eth1")
+    assert subnet.rsplit(".", 1)[0] in shown.stdout, shown.stdout + shown.stderr
+    assert mc("network", "disconnect", name, "mctest-reconn").returncode == 0
+    assert mc("restart", "-t", "1", "mctest-reconn").returncode == 0
+    assert mc("exec", "mctest-reconn", "ip", "-o", "link", "show", "eth1").returncode != 0
+    assert mc("exec", "mctest-reconn", "ip", "-o", "link", "show", "eth0").returncode == 0
+    assert mc("rm", "-f", "mctest-reconn").returncode == 0
