@@ -1,7 +1,6 @@
 """Docker's container commands besides run: create, start, stop, logs, inspect, ..."""
 
 import json
-import os
 import sys
 import time
 
@@ -231,23 +230,11 @@ def container_prune(force):
 @click.argument("command", nargs=-1, required=True)
 def exec_command(interactive, tty, detach, env, workdir, user, ref, command):
     """Run a command in a running container (its namespaces, cgroup and confinement)."""
-    from .runtime import launcher
-    from .runtime.exec import exec_in
-    from .spec import ContainerSpec
     _store, _id, state = lifecycle.load(ref)
     if not lifecycle.is_running(state):
         raise MiniContainerError(f"container {ref} is not running")
     if state.get("status") == "paused":
         raise MiniContainerError(f"container {ref} is paused, unpause the container first")
-    spec = ContainerSpec.from_json_dict(state["spec"])
-    spec = spec.replace(args=tuple(command), env=tuple(spec.env) + tuple(env),
-                        cwd=workdir or spec.cwd, user=user or spec.user, tty=tty,
-                        interactive=interactive and not detach)
-    stdio = (0, 1, 2)
-    if detach:
-        null = os.open("/dev/null", os.O_RDWR)
-        stdio = (null, null, null)
-    proc = exec_in(state, spec, stdio, detach)
-    if detach:
-        return
-    raise SystemExit(launcher.wait(proc, interactive=spec.interactive))
+    code = lifecycle.exec_command(state, command, env, workdir, user, tty, interactive, detach)
+    if not detach:
+        raise SystemExit(code)

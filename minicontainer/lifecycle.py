@@ -170,6 +170,27 @@ def wait(ref, state_root=None, poll=0.05):
 
 # -- networks of a running container ---------------------------------------------------
 
+def exec_command(state, command, env=(), workdir=None, user=None, tty=False,
+                 interactive=False, detach=False):
+    """``exec`` in the running container ``state`` describes: its exit code
+    (Docker's 128+N for a signal), or 0 at once with ``detach``."""
+    from .runtime import launcher
+    from .runtime.exec import exec_in
+    from .spec import ContainerSpec
+    spec = ContainerSpec.from_json_dict(state["spec"])
+    spec = spec.replace(args=tuple(command), env=tuple(spec.env) + tuple(env),
+                        cwd=workdir or spec.cwd, user=user or spec.user, tty=tty,
+                        interactive=interactive and not detach)
+    stdio = (0, 1, 2)
+    if detach:
+        null = os.open("/dev/null", os.O_RDWR)
+        stdio = (null, null, null)
+    proc = exec_in(state, spec, stdio, detach)
+    if detach:
+        return 0
+    return launcher.wait(proc, interactive=spec.interactive)
+
+
 def _records(state):
     record = state.get("network")
     return [] if not record else (record if isinstance(record, list) else [record])

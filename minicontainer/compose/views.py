@@ -132,22 +132,9 @@ class Views(Operations):
 
     def exec(self, service, command, index=1, env=(), workdir=None, user=None, tty=False,
              interactive=True, detach=False):
-        from ..runtime import launcher
-        from ..runtime.exec import exec_in
-        from ..spec import ContainerSpec
         state = self.find_running(service, index)
-        spec = ContainerSpec.from_json_dict(state["spec"])
-        spec = spec.replace(args=tuple(command), env=tuple(spec.env) + tuple(env),
-                            cwd=workdir or spec.cwd, user=user or spec.user, tty=tty,
-                            interactive=interactive and not detach)
-        stdio = (0, 1, 2)
-        if detach:
-            null = os.open("/dev/null", os.O_RDWR)
-            stdio = (null, null, null)
-        proc = exec_in(state, spec, stdio, detach)
-        if detach:
-            return 0
-        return launcher.wait(proc, interactive=spec.interactive)
+        return lifecycle.exec_command(state, command, env, workdir, user, tty, interactive,
+                                      detach)
 
     def run(self, service_name, command=None, remove=False, detach=False, env=(),
             entrypoint=None, name=None, no_deps=False, service_ports=False, user=None,
