@@ -124,6 +124,8 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
     user = process_user(spec)
     env = container_env(spec, user)
     setup_stdio(spec, chan, stdio, winsize)
+    if spec.tty and spec.mount_plan == "oci":
+        _bind_console()
     close_inherited(chan, keep=start_wait or ())
     enter_workdir(spec.cwd, user)
     sc.close_range(3, why="let no descriptor but stdin/stdout/stderr reach the command")
@@ -141,6 +143,17 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
     confine_and_exec(confinement, user, path, argv, env, foreground,
                      why="replace the init with the container's command",
                      before_exec=before_exec)
+
+
+def _bind_console():
+    """OCI: with a terminal, /dev/console is the container's pty (bound over it)."""
+    if not os.path.isdir("/dev"):
+        return
+    slave = os.ttyname(0)
+    if not os.path.exists("/dev/console"):
+        sc.create_file("/dev/console", 0o600, why="create /dev/console as a mount point")
+    sc.mount(slave, "/dev/console", None, C.MS_BIND, None,
+             why=f"bind the container's terminal ({slave}) at /dev/console")
 
 
 def _ready_then_wait(chan, start_wait):

@@ -196,7 +196,9 @@ ALLOWED_FOR_SH = {
 
 
 def test_terminal(state_root):
-    config = base_config(["sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty; tty"])
+    config = base_config(["sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty; tty; "
+                          "stat -L -c 'console=%t:%T' /dev/console; "
+                          "stat -L -c 'pts=%t:%T' $(tty)"])
     config["process"]["terminal"] = True
     with Bundle(config) as bundle:
         container = Container(bundle.load().spec, state_root=state_root)
@@ -222,6 +224,9 @@ def test_terminal(state_root):
             container.finish(None)  # None: remove it
     text = output.decode().replace("\r", "")
     assert "on-a-tty" in text and "/dev/pts/0" in text
+    # the runtime-spec: /dev/console is the terminal too
+    console = text.split("console=")[1].split()[0]
+    assert console == text.split("pts=")[1].split()[0] and console.startswith("88:")
 
 
 def test_stdin_is_the_runtimes_own(state_root):
