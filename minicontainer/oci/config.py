@@ -377,7 +377,4 @@ def default_config(rootless=False):
         linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
         linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
         del linux["resources"]
-        config["mounts"][-1] = {"destination": "/sys/fs/cgroup", "type": "cgroup",
-                                "source": "cgroup",
-                                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
     return config
