@@ -82,8 +82,8 @@ def read_profile_bytes(setting):
 
     A dict is the profile itself (OCI's linux.seccomp): its canonical JSON."""
     if isinstance(setting, dict):
-        import json
-        return json.dumps(setting, sort_keys=True, separators=(",", ":")).encode()
+        from ..linux.fs import dumps_json  # sorted keys, without importing json
+        return dumps_json(setting).encode()
     try:
         with open(profile_path(setting), "rb") as f:
             return f.read()
