@@ -136,10 +136,7 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
         path = INIT_PATH
     if spec.umask is not None:
         os.umask(spec.umask)
-    before_exec = None
-    if start_wait is not None:
-        def before_exec():
-            _ready_then_wait(chan, start_wait)
+    before_exec = None if start_wait is None else (lambda: _ready_then_wait(chan, start_wait))
     confine_and_exec(confinement, user, path, argv, env, foreground,
                      why="replace the init with the container's command",
                      before_exec=before_exec)
