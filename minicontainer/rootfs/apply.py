@@ -111,6 +111,42 @@ def _oci_mount(why, source, root, target, fstype, flags, data, kind, remount, pr
         os.close(root_fd)
 
 
+_own_cgroups = None
+
+
+def remember_own_cgroups():
+    """Note /proc/self/cgroup now, before a cgroup namespace makes it read "/"."""
+    global _own_cgroups
+    with open("/proc/self/cgroup") as f:
+        _own_cgroups = [line.rstrip("\n").split(":", 2) for line in f]
+
+
+def _cgroup_bind(why, name, key, path, remount):
+    """Bind this process's own cgroup in hierarchy ``name`` (found in
+    /proc/self/cgroup by its controllers ``key``; "" for cgroup2) at ``path``.
+    Runs before pivot_root, where /proc and /sys/fs/cgroup are the host's; the
+    paths are the ones ``remember_own_cgroups`` saw before the cgroup namespace."""
+    if _own_cgroups is None:
+        remember_own_cgroups()
+    entries = _own_cgroups
+    # ``key`` is the hierarchy's mount options ("cpu", "xattr,name=systemd"):
+    # its line names a non-empty subset of them ("" alone is cgroup2's).
+    wanted = set(key.split(",")) - {""}
+
+    def matches(controllers):
+        names = set(controllers.split(",")) - {""}
+        return bool(names) and names <= wanted if wanted else not names
+    own = next((entry[2] for entry in entries if len(entry) == 3 and matches(entry[1])), None)
+    if own is None:
+        raise SetupError(f"this process is in no {name or 'cgroup2'} cgroup", op="cgroup_bind",
+                         path=path)
+    source = os.path.join("/sys/fs/cgroup", name, own.lstrip("/"))
+    sc.mount(source, path, None, C.MS_BIND, None, why=why)
+    if remount:
+        sc.mount(None, path, None, C.MS_BIND | C.MS_REMOUNT | remount | _current_flags(path),
+                 None, why=why + " (read-only)")
+
+
 def _makedirs(why, path, mode):
     if not os.path.isdir(path):
         os.makedirs(path, mode, exist_ok=True)
@@ -277,4 +313,5 @@ def _is_mount_point(path):
 
 _APPLY = {"mount": _mount, "mount_in_root": _mount_in_root, "mkdir": _mkdir,
           "device": _device, "symlink": _symlink, "pivot": _pivot, "readonly": _readonly,
-          "oci_mount": _oci_mount, "makedirs": _makedirs, "chown": _chown, "sysctl": _sysctl}
+          "oci_mount": _oci_mount, "cgroup_bind": _cgroup_bind, "makedirs": _makedirs,
+          "chown": _chown, "sysctl": _sysctl}

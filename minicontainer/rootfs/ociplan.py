@@ -111,7 +111,8 @@ def plan_oci_rootfs(spec, cgroup_mounts=()):
         options = parse_options(words, mount.type)
         nested = any(target == m or target.startswith(m.rstrip("/") + "/") for m in mounted)
         if mount.type in CGROUP_TYPES:
-            _plan_cgroup(plan, target, options, userns, cgroup_mounts, nested)
+            _plan_cgroup(plan, target, options, userns or not spec.has("cgroup"),
+                         cgroup_mounts, nested)
         else:
             _plan_mount(plan, mount, target, options, nested)
         mounted.append(target)
@@ -153,20 +154,41 @@ def _plan_mount(plan, mount, target, options, nested):
               remount, options.propagation, options.recursive)
 
 
-def _plan_cgroup(plan, target, options, userns, cgroup_mounts, nested):
-    """A "cgroup" mount: the container's own cgroups, as runc shows them."""
+def _plan_cgroup(plan, target, options, bind_own, cgroup_mounts, nested):
+    """A "cgroup" mount: the container's own cgroups, as runc shows them.
+
+    In its own cgroup namespace (and no user namespace) each hierarchy is
+    mounted afresh and its root is the container's cgroup.  Otherwise (no
+    cgroup namespace: a mount would show the host's whole tree; a user
+    namespace: the kernel refuses cgroup v1 mounts) the container's own
+    cgroup directory in each hierarchy is bound there ("cgroup_bind").
+    """
     root = plan.rootfs
     if not nested:
         plan.target(target)
     top = secure_join(root, target)
     flags = (options.flags & ~C.MS_REMOUNT) | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
-    if userns or not cgroup_mounts:
-        # The kernel refuses cgroup v1 mounts in a user namespace: the host's
-        # cgroup tree, bound read-only (the rootless runtimes do the same).
-        plan.step("oci_mount", f"bind the host's cgroup tree at {target} (a user namespace "
-                  "cannot mount cgroup v1)", "/sys/fs/cgroup", root, target, None,
-                  C.MS_BIND | C.MS_REC, None, "dir", C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV
-                  | C.MS_NOEXEC, 0, True)
+    if not cgroup_mounts:  # no cgroup filesystem known: the host's tree, read-only
+        plan.step("oci_mount", f"bind the host's cgroup tree at {target}", "/sys/fs/cgroup",
+                  root, target, None, C.MS_BIND | C.MS_REC, None, "dir",
+                  C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, 0, True)
+        return
+    if bind_own:
+        remount = flags & (C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC)
+        if cgroup_mounts[0][0] == "":
+            plan.step("cgroup_bind", f"bind the container's own cgroup (v2) at {target}",
+                      "", "", top, remount)
+            return
+        plan.step("mount", f"mount a tmpfs at {target} to hold one directory per hierarchy",
+                  "tmpfs", top, "tmpfs", C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, "mode=755")
+        for name, fstype, data in cgroup_mounts:
+            path = os.path.join(top, name)
+            plan.step("mkdir", f"create {target}/{name}", path, 0o755)
+            key = "" if fstype == "cgroup2" else (data or "")
+            plan.step("cgroup_bind", f"bind the container's own {name} cgroup at "
+                      f"{target}/{name}", name, key, path, remount)
+        if flags & C.MS_RDONLY:
+            plan.step("readonly", f"make {target} read-only", top)
         return
     if cgroup_mounts[0][0] == "":
         plan.step("mount", f"mount the container's cgroup tree (cgroup v2) at {target}",

@@ -20,7 +20,7 @@ from ..errors import (CommandNotExecutable, CommandNotFound, MiniContainerError,
 from ..linux import constants as C
 from ..linux import syscalls as sc
 from .. import namespaces
-from ..rootfs.apply import apply_steps
+from ..rootfs.apply import apply_steps, remember_own_cgroups
 from ..rootfs.plan import INIT_PATH
 from ..spec import DEFAULT_PATH
 from .users import User, resolve_user
@@ -109,6 +109,8 @@ def _setup_and_exec(spec, steps, chan, stdio, winsize, foreground, confinement,
     from .. import security
     if spec.has("user"):
         sc.set_user(0, 0, [], why="become root of the new user namespace (maps are written)")
+    if spec.mount_plan == "oci":  # a "cgroup" mount may bind our own cgroups
+        remember_own_cgroups()
     if spec.has("cgroup"):
         sc.unshare(C.CLONE_NEWCGROUP, why="new cgroup namespace: the container sees its own "
                    "cgroup (where the launcher just put it) as /")

@@ -345,10 +345,9 @@ def test_cgroups_path_beneath_our_own(state_root):
             base = ours[controllers].rstrip("/")
             assert path == f"{base}/{name}/box", line
     # nothing left: neither the leaf nor the parent it made
-    for hierarchy in os.listdir("/sys/fs/cgroup"):
-        assert not any(name in d for d in os.listdir(os.path.join("/sys/fs/cgroup",
-                                                                  hierarchy))
-                       if os.path.isdir(os.path.join("/sys/fs/cgroup", hierarchy))), hierarchy
+    for top, dirs, _files in os.walk("/sys/fs/cgroup"):
+        assert not [d for d in dirs if name in d], top
+        dirs[:] = [d for d in dirs if top == "/sys/fs/cgroup"]  # two levels suffice
 
 
 def test_missing_root_is_refused(state_root):
@@ -441,3 +440,39 @@ def test_rootfs_propagation(state_root, propagation, seen):
         subprocess.run(["umount", "-R", shared], check=True)
         os.rmdir(shared)
     assert (output.split() == [b"mctest-file"]) is seen, output
+
+
+def test_cgroup_mount_without_a_cgroup_namespace_shows_only_its_own(state_root):
+    """No cgroup namespace: each hierarchy at /sys/fs/cgroup is the container's own
+    cgroup directory (bound), not the host's whole tree; read-only as asked."""
+    config = base_config(["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; "
+                          "ls /sys/fs/cgroup/pids | grep -c '^minicontainer-'; "
+                          "echo 5 > /sys/fs/cgroup/pids/pids.max; echo rc=$?; "
+                          "grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo"])
+    config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                             "source": "cgroup", "options": ["ro", "nosuid", "noexec"]})
+    config["linux"]["resources"] = {"pids": {"limit": 42}}
+    if host_layout().mode == "unified":
+        config["process"]["args"][2] = "cat /sys/fs/cgroup/pids.max"
+        assert run_config(state_root, config).stdout.split() == ["42"]
+        return
+    result = run_config(state_root, config)
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["42", "0", "rc=1"], (result.stdout, result.stderr)
+    assert lines[3].split()[5].startswith("ro")
+
+
+@pytest.mark.skipif(not has_userns(), reason="machine lacks user namespaces")
+def test_rootless_default_config_binds_its_own_cgroups(state_root):
+    """User + cgroup namespaces (the rootless default): cgroup v1 cannot be mounted
+    there, so the container's own cgroup directories are bound, found before
+    the cgroup namespace hid their paths."""
+    from minicontainer.oci.config import default_config
+    config = default_config(rootless=True)
+    config["process"]["terminal"] = False
+    probe = ("test -e /sys/fs/cgroup/cgroup.procs" if host_layout().mode == "unified" else
+             "test -e /sys/fs/cgroup/pids/pids.max -a ! -e /sys/fs/cgroup/pids/"
+             "cgroup.sane_behavior")
+    config["process"]["args"] = ["sh", "-c", probe + " && echo own-cgroup"]
+    result = run_config(state_root, config)
+    assert result.stdout.split() == ["own-cgroup"], result.stderr

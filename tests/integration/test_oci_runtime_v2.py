@@ -75,3 +75,13 @@ def test_cgroups_path_beneath_our_own(state_root):
     assert result.stdout.strip().split("::", 1)[1].endswith(f"/{name}/box")
     assert result.stdout.strip().split("::", 1)[1].startswith(ours)
     assert not any(name in entry for entry in os.listdir("/sys/fs/cgroup" + ours))
+
+
+def test_cgroup_mount_without_a_cgroup_namespace(state_root):
+    """Without a cgroup namespace the container's own cgroup is bound there."""
+    config = base_config(["sh", "-c", "cat /sys/fs/cgroup/pids.max; "
+                          "echo 5 > /sys/fs/cgroup/pids.max; echo rc=$?"])
+    config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                             "source": "cgroup", "options": ["ro", "nosuid", "noexec"]})
+    config["linux"]["resources"] = {"pids": {"limit": 42}}
+    assert run_config(state_root, config).stdout.split() == ["42", "rc=1"]

@@ -81,7 +81,14 @@ def test_cgroup_mount_and_propagation(tmp_path):
     assert [s[4] for s in v2.steps if s[0] == "mount"].count("cgroup2") == 1
     userns = spec.replace(namespaces=spec.namespaces | {"user"})
     bound = plan_oci_rootfs(userns, [("memory", "cgroup", "memory")])
-    assert [s for s in bound.steps if s[0] == "oci_mount"][0][2] == "/sys/fs/cgroup"
+    binds = [s for s in bound.steps if s[0] == "cgroup_bind"]
+    assert [(b[2], b[3]) for b in binds] == [("memory", "memory")]
+    assert binds[0][5] & C.MS_RDONLY
+    no_cgroupns = spec.replace(namespaces=spec.namespaces - {"cgroup"})
+    assert [s[0] for s in plan_oci_rootfs(no_cgroupns, [("", "cgroup2", None)]).steps
+            if s[0].startswith("cgroup")] == ["cgroup_bind"]
+    unknown = plan_oci_rootfs(spec, [])
+    assert [s for s in unknown.steps if s[0] == "oci_mount"][0][2] == "/sys/fs/cgroup"
 
 
 def test_docker_plan_unchanged_by_default(tmp_path):
