@@ -383,60 +383,17 @@ class Store:
         return [self.ensure_layer(layer["digest"], diff_id)
                 for layer, diff_id in zip(layers, diff_ids)]
 
-    # -- garbage collection ----------------------------------------------------
-
-    def referenced(self):
-        """(blob digests, diff ids) kept alive by names and by mounted containers."""
-        blobs, diff_ids = set(), set()
-        for _name, desc in self.entries():
-            blobs.add(desc["digest"])
-            try:
-                image = self.image(desc["digest"])
-            except (NotFound, SetupError, KeyError, ValueError):
-                continue
-            blobs.add(image.config_digest)
-            blobs.update(layer["digest"] for layer in image.layers)
-            diff_ids.update(image.diff_ids)
-        try:
-            users = os.listdir(self.overlay_dir)
-        except FileNotFoundError:
-            users = []
-        for user in users:
-            record = read_json(os.path.join(self.overlay_dir, user, "lower.json"), {})
-            diff_ids.update(record.get("diff_ids", []))
-        for name in _listdir(self.build_cache_dir):
-            entry = read_json(os.path.join(self.build_cache_dir, name), {})
-            blobs.update(layer.get("digest") for layer in entry.get("layers", ()))
-            diff_ids.update(entry.get("config", {}).get("rootfs", {}).get("diff_ids", ()))
-        return blobs, diff_ids
-
-    def prune_build_cache(self):
-        """Forget every build step (``builder prune``), then collect; bytes freed."""
-        with self.lock():
-            for name in _listdir(self.build_cache_dir):
-                os.unlink(os.path.join(self.build_cache_dir, name))
-        return self.gc()
+    # -- garbage collection (collect.py) -----------------------------------------
 
     def gc(self):
         """Remove blobs and layers nothing refers to; returns the bytes freed (approx.)."""
-        freed = 0
-        with self.lock():
-            blobs, diff_ids = self.referenced()
-            sha_dir = os.path.join(self.blobs_dir, "sha256")
-            for name in _listdir(sha_dir):
-                if "sha256:" + name not in blobs and not name.startswith(".tmp"):
-                    path = os.path.join(sha_dir, name)
-                    freed += os.path.getsize(path)
-                    os.unlink(path)
-            for name in _listdir(os.path.join(self.images_dir, "run")):
-                if "sha256:" + name not in blobs:
-                    os.unlink(os.path.join(self.images_dir, "run", name))
-            for name in _listdir(self.layers_dir):
-                if "sha256:" + name not in diff_ids and not name.startswith(".tmp"):
-                    record = read_json(os.path.join(self.layers_dir, name, "layer.json"), {})
-                    freed += record.get("size", 0)
-                    remove_tree(os.path.join(self.layers_dir, name))
-        return freed
+        from .collect import collect
+        return collect(self)
+
+    def prune_build_cache(self):
+        """Forget every build step (``builder prune``), then collect; bytes freed."""
+        from .collect import prune_build_cache
+        return prune_build_cache(self)
 
 
 def _listdir(path):
