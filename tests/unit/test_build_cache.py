@@ -7,6 +7,7 @@ from minicontainer.build.cache import BuildCache, BuildState, step_key
 class FakeStore:
     def __init__(self, data_root, blobs=(), layers=()):
         self.data_root = data_root
+        self.build_cache_dir = f"{data_root}/build/cache"
         self.blobs, self.layers = set(blobs), set(layers)
 
     def has_blob(self, digest):
