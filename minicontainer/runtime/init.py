@@ -195,16 +195,20 @@ def process_user(spec):
     if spec.exact_process:
         uid, _, gid = (spec.user or "0:0").partition(":")
         groups = [int(g) for g in spec.security.group_add]
-        return User(int(uid), int(gid or 0), groups, None, None)
+        home = resolve_user(uid).home  # for HOME only; never fails for a numeric uid
+        return User(int(uid), int(gid or 0), groups, home, None)
     return resolve_user(spec.user, spec.security.group_add)
 
 
 def container_env(spec, user):
     """Docker's environment: PATH, HOSTNAME, HOME (and TERM with -t), then -e.
 
-    An OCI process (``exact_process``) gets its config's env and nothing else."""
+    An OCI process (``exact_process``) gets its config's env, plus HOME from
+    /etc/passwd (or /) when the config sets none, as runc does."""
     if spec.exact_process:
-        return dict(item.partition("=")[::2] for item in spec.env)
+        env = dict(item.partition("=")[::2] for item in spec.env)
+        env.setdefault("HOME", user.home or "/")
+        return env
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or ""}
     if spec.tty:
         env["TERM"] = "xterm"

@@ -36,10 +36,10 @@ def test_args_env_cwd_exactly(state_root):
     result = run_config(state_root, config)
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    # env prints the config's variables and what sh itself sets (PWD, SHLVL): no HOME,
-    # HOSTNAME or TERM added by the runtime.
+    # env prints the config's variables and what sh itself sets (PWD, SHLVL): no
+    # HOSTNAME or TERM added by the runtime, only HOME from /etc/passwd as runc does.
     env = [line for line in lines[:-2] if not line.startswith(("PWD=", "SHLVL="))]
-    assert env == ["EMPTY=", "FOO=bar baz", "PATH=/bin:/sbin"]
+    assert env == ["EMPTY=", "FOO=bar baz", "HOME=/root", "PATH=/bin:/sbin"]
     assert lines[-2:] == ["/tmp/made/here", "zero|one"]
 
 
@@ -307,3 +307,11 @@ def test_the_default_config_runs(state_root):
     fields = status_fields(result.stdout)
     assert int(fields["CapAmb"], 16) == 0
     assert int(fields["CapBnd"], 16) == to_mask(config["process"]["capabilities"]["bounding"])
+
+
+def test_home_given_by_the_config_is_kept(state_root):
+    config = base_config(["sh", "-c", "echo $HOME"])
+    config["process"]["env"] = ["PATH=/bin", "HOME=/somewhere"]
+    result = run_config(state_root, config)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "/somewhere\n"
