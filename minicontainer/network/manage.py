@@ -6,11 +6,8 @@ concurrent attach that publishes ports.
 """
 
 from ..errors import Conflict, NotFound, SpecError
-from ..linux import syscalls
-from . import bridge, firewall, ipam, ports, store
+from . import bridge, firewall, forwarding, ipam, ports, store
 from .files import locked
-
-IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
 
 def create(data_root, name, subnet=None, gateway=None, internal=False, driver="bridge",
@@ -136,27 +133,18 @@ def published(data_root, networks=None):
 def sync_firewall(data_root):
     """Make our nftables table match the stored state (call under the lock).
 
-    With networks: enable IPv4 forwarding (noting its earlier value once) and
-    load the table.  Without: delete the table and put forwarding back.
+    With networks: enable IPv4 forwarding (forwarding.py notes its earlier
+    value, machine-wide) and load the table.  Without: delete the table and
+    let forwarding go back once no data root on the host has a network.
     """
     settings = store.settings(data_root)
     table = store.table_name(settings["prefix"])
     networks = store.networks(data_root)
     if not networks:
         firewall.apply(firewall.removal(table), why="no network left: remove our nftables table")
-        before = settings.pop("ip_forward_before", None)
-        if before is not None:
-            if before.strip() == "0":
-                syscalls.write_file(IP_FORWARD, "0",
-                                    why="no network left: put IPv4 forwarding back as it was")
-            store.save_settings(data_root, settings)
+        forwarding.release(data_root, _has_networks)
         return
-    if "ip_forward_before" not in settings:
-        settings["ip_forward_before"] = _read(IP_FORWARD)
-        store.save_settings(data_root, settings)
-    if _read(IP_FORWARD).strip() != "1":
-        syscalls.write_file(IP_FORWARD, "1",
-                            why="let the host route packets between bridges and the outside")
+    forwarding.hold(data_root, _has_networks)
     mappings = []
     for net in networks:
         for endpoint in store.endpoints(data_root, net["id"]):
@@ -165,6 +153,8 @@ def sync_firewall(data_root):
                    why="NAT, isolation and published ports, replaced in one transaction")
 
 
-def _read(path):
-    with open(path) as f:
-        return f.read()
+def _has_networks(data_root):
+    try:
+        return bool(store.networks(data_root))
+    except OSError:
+        return False
