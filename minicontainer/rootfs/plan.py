@@ -105,6 +105,9 @@ def _plan_proc_and_sys(plan, spec, userns):
         plan.step("mount", "bind the host's /sys read-only (sysfs belongs to the host's network "
                   "namespace)", "/sys", sys_dir, None, C.MS_BIND | C.MS_REC, None)
         plan.step("readonly", "make /sys read-only", sys_dir)
+    elif spec.security.privileged:  # as Docker: a privileged container may write /sys
+        plan.step("mount", "mount /sys read-write (--privileged; its network part shows this "
+                  "namespace's devices)", "sysfs", sys_dir, "sysfs", NOSUID_NODEV_NOEXEC, None)
     else:
         plan.step("mount", "mount /sys read-only (its network part shows this namespace's devices)",
                   "sysfs", sys_dir, "sysfs", NOSUID_NODEV_NOEXEC | C.MS_RDONLY, None)

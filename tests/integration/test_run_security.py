@@ -49,6 +49,17 @@ def test_privileged_has_every_capability_no_filter_no_masks(mc):
     assert fields["Seccomp"] == "0"
 
 
+def test_sys_is_read_write_only_when_privileged(mc):
+    # Read the mount options, never write: /sys under --privileged is the host's kernel.
+    def sys_options(*flags):
+        result = mc("run", "--rm", "--network", "none", *flags, "busybox", "sh", "-c",
+                    "awk '$5 == \"/sys\" {print $6}' /proc/self/mountinfo")
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split(",")[0].strip()
+    assert sys_options() == "ro"
+    assert sys_options("--privileged") == "rw"
+
+
 def test_seccomp_unconfined_and_no_new_privileges(mc):
     unconfined = status(mc, "--security-opt", "seccomp=unconfined")
     assert unconfined["Seccomp"] == "0" and unconfined["CapEff"] == DOCKER_DEFAULT_CAPS
