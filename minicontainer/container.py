@@ -231,9 +231,14 @@ class Container:
             self.cgroup.create()
             for warning in self.cgroup.warnings:
                 sys.stderr.write(f"WARNING: {warning}\n")
+            # The init joins its cgroups by itself where that is cheaper (v1); in
+            # a user namespace it may not write the host's cgroupfs: we move it.
+            self_join = () if spec.has("user") else self.cgroup.self_join_files()
+            place = () if self_join else (self.cgroup.add_pid,)
             proc = launcher.start(spec, plan, stdio, explain, foreground=foreground,
-                                  hooks=(self._begin_network, self.cgroup.add_pid,
-                                         self._finish_network) + tuple(extra_hooks),
+                                  hooks=(self._begin_network,) + place
+                                  + (self._finish_network,) + tuple(extra_hooks),
+                                  cgroup_files=self_join,
                                   join_net=self._joined_net_pid(spec),
                                   start_fifo=start_fifo)
             # The record create() wrote (or load() read), kept: reading it back

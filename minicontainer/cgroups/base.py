@@ -196,6 +196,11 @@ class CgroupManager:
     def add_pid(self, pid):
         raise NotImplementedError
 
+    def self_join_files(self):
+        """(file, controllers) the container's first process writes "0" into to
+        join this cgroup by itself; empty: the launcher moves it (``add_pid``)."""
+        return ()
+
     def apply(self, resources):
         raise NotImplementedError
 

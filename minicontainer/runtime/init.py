@@ -29,14 +29,15 @@ _FORWARDED_SIGNALS = range(1, 65)
 
 
 def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None, start_wait=None,
-               join_fds=()):
+               join_fds=(), cgroup_files=()):
     """Entry point of the cloned child; never returns.
 
     ``start_wait`` (the OCI create) is (fifo fd, host /proc fd) from
     ``startfifo.make_fifo``: the init then reports "ready" and blocks on the
     FIFO just before its execve instead of exec'ing at once.  ``join_fds``
     are (kind, fd) of namespaces to join (OCI linux.namespaces[].path), entered
-    right after "go", before any mount.
+    right after "go", before any mount.  ``cgroup_files``: the cgroups this
+    process joins by itself before anything else (then it says "joined").
     """
     code = 125
     try:
@@ -48,6 +49,12 @@ def child_main(spec, steps, chan, stdio, explain, foreground, net_fd=None, start
         sc.prctl(C.PR_SET_DUMPABLE, 0, why="keep the container away from the runtime's own "
                  "process (/proc/<pid>/exe, ptrace) until the exec")
         _reset_signals()
+        for path, controllers in cgroup_files:
+            sc.write_file(path, "0", why=f"move itself into the container's {controllers} "
+                          "cgroup (a thread moving itself skips the kernel's global lock "
+                          "and its RCU wait)")
+        if cgroup_files:
+            chan.send("joined")
         from .. import security
         # Pure preparation (read the profile or the compiled filter, load
         # libseccomp), done while the launcher attaches the cgroup and network,

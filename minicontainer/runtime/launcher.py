@@ -31,7 +31,7 @@ class Process:
 
 
 def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), join_net=None,
-          start_fifo=None):
+          start_fifo=None, cgroup_files=()):
     """Clone the container's init and release it; returns a Process.
 
     ``hooks`` are called as ``hook(pid)`` in the launcher after the clone and
@@ -44,6 +44,10 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
     where a FIFO is made: the init does all its setup, then waits on it just
     before its execve, and this returns as soon as the init says it is
     waiting.  ``release_waiting(start_fifo, pid)`` lets it exec.
+
+    ``cgroup_files`` are (file, controllers) the init writes "0" into to join
+    its cgroups by itself, first thing (``CgroupManager.self_join_files``);
+    the hooks run once it says it has.
     """
     if explain is not None:
         sc.set_recorder(explain)
@@ -105,7 +109,7 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
         parent.close()
         from .init import child_main
         child_main(spec, plan.steps, child, stdio, explain is not None, foreground, net_fd,
-                   start_wait, join_fds)
+                   start_wait, join_fds, cgroup_files)
     child.close()
     if net_fd is not None:
         os.close(net_fd)
@@ -121,6 +125,9 @@ def start(spec, plan, stdio=(0, 1, 2), explain=None, foreground=True, hooks=(), 
             userns.write_maps(pid, spec.uid_map, spec.gid_map)
         if spec.security.oom_score_adj is not None:
             _set_oom_score_adj(pid, spec.security.oom_score_adj)
+        if cgroup_files and _relay(parent, proc, explain, ("joined",)) is None:
+            raise MiniContainerError("the container's init exited before joining its cgroup",
+                                     op="start")
         for hook in hooks:
             hook(pid)
         parent.send("go", _winsize() if spec.tty else None)
@@ -185,13 +192,20 @@ def _open_namespace(kind, path):
 
 
 def _relay_until_exec(chan, proc, explain):
+    """None at end-of-file (the exec succeeded, or the init died: wait() tells),
+    or "ready" (OCI create: the init waits on its exec fifo)."""
+    return _relay(chan, proc, explain, ("ready",))
+
+
+def _relay(chan, proc, explain, until):
+    """Relay the init's messages until one of the kinds ``until``; its kind."""
     while True:
         message, fd = chan.recv()
         if message is None:
-            return  # end-of-file: the exec succeeded (or the init died; wait() tells)
+            return None
         kind = message[0]
-        if kind == "ready":
-            return "ready"  # OCI create: the init waits on its exec fifo
+        if kind in until:
+            return kind
         if kind == "explain" and explain is not None:
             explain.child(message[1])
         elif kind == "pty":

@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from run_helpers import wait_running
 from conftest import needs_busybox, needs_root
 
@@ -83,3 +85,21 @@ def test_cgroupfs_inside_is_the_containers_own_and_read_only(mc):
     lines = result.stdout.splitlines()
     assert lines[:2] == [str(32 << 20), "20"], result.stdout  # its own cgroup is the root
     assert "Read-only file system" in lines[2]
+
+
+def test_on_v1_the_init_joins_its_cgroups_itself(mc):
+    # A thread moving itself (write "0" to tasks) skips the kernel's global
+    # threadgroup lock; the init does it, and ends up in every hierarchy.
+    from minicontainer.cgroups.detect import detect
+    if not detect().v1:
+        pytest.skip("machine lacks cgroup v1 hierarchies")
+    result = mc("run", "--rm", "--network", "none", "--cgroupns", "host", "--explain",
+                "busybox", "cat", "/proc/self/cgroup")
+    assert result.returncode == 0, result.stderr
+    joins = [line for line in result.stderr.splitlines()
+             if "[container] write(" in line and "/tasks', '0')" in line]
+    assert joins, result.stderr
+    assert "cgroup.procs" not in result.stderr
+    memberships = [line for line in result.stdout.splitlines()
+                   if line.split(":")[1] and not line.split(":")[1].startswith("name=")]
+    assert memberships and all("/minicontainer-" in line for line in memberships), result.stdout
