@@ -201,6 +201,14 @@ class CgroupManager:
         join this cgroup by itself; empty: the launcher moves it (``add_pid``)."""
         return ()
 
+    def join_self(self, why):
+        """Move the calling (single-threaded) process into this cgroup."""
+        files = self.self_join_files()
+        for path, controllers in files:
+            cgroupfs.write(path, 0, f"{why}: {controllers}")
+        if not files:
+            self.add_pid(os.getpid())
+
     def apply(self, resources):
         raise NotImplementedError
 

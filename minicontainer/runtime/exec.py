@@ -79,7 +79,7 @@ def _first_child(spec, fds, cgroup, confinement, chan, stdio, detach):
         sc.prctl(C.PR_SET_DUMPABLE, 0, why="keep the container away from the runtime's "
                  "own process (/proc/<pid>/exe, ptrace)")
         if cgroup is not None:
-            cgroup.add_pid(os.getpid())
+            cgroup.join_self("join the container's cgroup")
         for kind, fd in fds:
             sc.setns(fd, namespaces.FLAGS[kind], why=None)
         pid = os.fork()

@@ -51,6 +51,10 @@ def test_exec_joins_the_container(mc):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["inside", "1000", "1", "Seccomp:", "2"]
     assert mc("exec", "-u", "0", "-w", "/tmp", "mctest-exec", "pwd").stdout == "/tmp\n"
+    # In the container's cgroups: its cgroup namespace shows each one as "/"
+    # (a process left outside would see a path such as "/..").
+    cgroups = mc("exec", "mctest-exec", "cat", "/proc/self/cgroup").stdout.splitlines()
+    assert cgroups and all(line.endswith(":/") for line in cgroups), cgroups
     assert mc("exec", "mctest-exec", "sh", "-c", "exit 9").returncode == 9
     missing = mc("exec", "mctest-exec", "nosuchcmd")
     assert missing.returncode == 127 and "executable file not found" in missing.stderr
