@@ -182,7 +182,7 @@ def _leave_pid_namespace(own):
 
 
 def _open_namespace(kind, path):
-    """An fd of the namespace file ``path``, checked to be a ``kind`` namespace."""
+    """An fd of the namespace file ``path`` (setns, given ``kind``, refuses another kind)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
